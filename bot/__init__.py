@@ -1,0 +1,1 @@
+"""warroom: an incident-response bot. The core knows nothing of any chat platform."""

@@ -1,0 +1,155 @@
+"""The composition root: the only place that picks concrete adapters and wires them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+import handlers.slash
+from bot.chat.slack import SlackChat, build_web_client
+from bot.clock import Clock, utc_now
+from bot.config import Settings
+from bot.effects import ChatEffects
+from bot.outbox import DeliveryWorker, pending_count
+from bot.policy import Policy, load_policy
+from bot.render import Renderer
+from bot.service import IncidentService
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Warroom:
+    """Everything one running process holds."""
+
+    settings: Settings
+    policy: Policy
+    db: Database
+    service: IncidentService
+    bolt: AsyncApp | None = None
+    worker: DeliveryWorker | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None = None) -> Warroom:
+    policy = policy or load_policy(settings.config_path)
+    db = Database(settings.database_url)
+    renderer = Renderer()
+    worker: DeliveryWorker | None = None
+    bolt: AsyncApp | None = None
+    if settings.slack_configured:
+        client = build_web_client(
+            token=settings.slack_bot_token or "", base_url=settings.slack_api_url
+        )
+        chat = SlackChat(client)
+        effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer)
+        worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
+        bolt = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret,
+            # Our listeners ack themselves; Bolt must not wait for their follow-up work.
+            process_before_response=False,
+        )
+    service = IncidentService(
+        db=db,
+        policy=policy,
+        clock=clock,
+        announce_channel=settings.announce_channel,
+        on_commit=worker.wake if worker else (lambda: None),
+    )
+    if bolt is not None:
+        handlers.slash.register(bolt, service=service)
+    return Warroom(settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    warroom = build(settings or Settings(), clock=clock)
+    api = FastAPI(title="warroom", lifespan=_lifespan(warroom), docs_url=None, redoc_url=None)
+    api.state.warroom = warroom
+    slack_handler = AsyncSlackRequestHandler(warroom.bolt) if warroom.bolt else None
+
+    @api.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        if slack_handler is None:
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "error": "slack_not_configured",
+                    "missing": warroom.settings.missing_slack_settings(),
+                },
+                status_code=503,
+            )
+        response: Response = await slack_handler.handle(request)
+        return response
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz")
+    async def readyz() -> Response:
+        body: dict[str, Any] = {
+            "slack": "configured" if warroom.settings.slack_configured else "not configured"
+        }
+        try:
+            await warroom.db.ping()
+            body["pending_deliveries"] = await pending_count(warroom.db)
+        except Exception as exc:
+            body.update(status="unavailable", database=f"error: {type(exc).__name__}")
+            return JSONResponse(body, status_code=503)
+        body.update(status="ready", database="ok")
+        return JSONResponse(body)
+
+    return api
+
+
+def _lifespan(warroom: Warroom) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        socket_mode: AsyncSocketModeHandler | None = None
+        settings = warroom.settings
+        if not settings.slack_configured:
+            log.warning(
+                "Slack is not configured: set %s (create the app from manifest.yml). "
+                "Serving /healthz and /readyz only.",
+                " and ".join(settings.missing_slack_settings()),
+            )
+        if warroom.worker is not None:
+            worker = warroom.worker
+            warroom.background.append(asyncio.create_task(worker.run_forever()))
+            # APScheduler only ticks this process; due work lives in the database.
+            scheduler.add_job(
+                worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries"
+            )
+            scheduler.start()
+            worker.wake()  # deliveries left pending by an earlier process
+        if warroom.bolt is not None and settings.slack_app_token:
+            socket_mode = AsyncSocketModeHandler(warroom.bolt, settings.slack_app_token)
+            await socket_mode.connect_async()
+            log.info("Socket Mode connected")
+        try:
+            yield
+        finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            for task in warroom.background:
+                task.cancel()
+            await asyncio.gather(*warroom.background, return_exceptions=True)
+            await warroom.db.dispose()
+
+    return lifespan

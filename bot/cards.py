@@ -1,0 +1,95 @@
+"""Messages the core posts, built from stored state (chat is a view of the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.chat.base import Message
+from bot.incident import incident_key
+from bot.markdown import Trusted
+from bot.models import Incident, TimelineEntry
+from bot.policy import Policy
+from bot.render import Renderer
+from bot.timeline import Mention, TimelineLine, lines
+
+CARD_TEMPLATE = "incident_active.md.j2"
+ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
+# The card shows the latest entries; the full timeline is one command away.
+CARD_TIMELINE_LINES = 10
+
+
+@dataclass(frozen=True)
+class CardView:
+    key: str
+    title: str
+    severity: str
+    severity_description: str
+    impact: str
+    status: str
+    is_open: bool
+    started_at: datetime
+    next_update_at: datetime | None
+    timeline: list[TimelineLine]
+    earlier_count: int
+
+
+def card_marker(incident: Incident) -> str:
+    return f"card:{incident_key(incident.number)}"
+
+
+def card_view(
+    incident: Incident, entries: Sequence[TimelineEntry], *, policy: Policy, mention: Mention
+) -> CardView:
+    timeline = lines(entries, mention=mention)
+    shown = timeline[-CARD_TIMELINE_LINES:]
+    try:
+        description = policy.severity(incident.severity).description
+    except LookupError:
+        description = ""  # a severity since removed from the policy still renders
+    return CardView(
+        key=incident_key(incident.number),
+        title=incident.title,
+        severity=incident.severity,
+        severity_description=description,
+        impact=incident.impact,
+        status=incident.status.label,
+        is_open=incident.status.is_open,
+        started_at=incident.started_at,
+        next_update_at=incident.next_update_at if incident.status.is_open else None,
+        timeline=shown,
+        earlier_count=len(timeline) - len(shown),
+    )
+
+
+def incident_card(
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    *,
+    policy: Policy,
+    renderer: Renderer,
+    mention: Mention,
+) -> Message:
+    view = card_view(incident, entries, policy=policy, mention=mention)
+    icon = "🔴" if view.is_open else "✅"
+    return Message(
+        markdown=renderer.render(CARD_TEMPLATE, card=view),
+        fallback=f"{icon} {view.key} [{view.severity}] {view.title} · {view.status}",
+        marker=card_marker(incident),
+    )
+
+
+def announcement(incident: Incident, *, renderer: Renderer, channel_mention: str) -> Message:
+    key = incident_key(incident.number)
+    return Message(
+        markdown=renderer.render(
+            ANNOUNCEMENT_TEMPLATE,
+            key=key,
+            severity=incident.severity,
+            title=incident.title,
+            channel=Trusted(channel_mention),
+        ),
+        fallback=f"🔴 {key} declared ({incident.severity}): {incident.title}",
+        marker=f"announcement:{key}",
+    )

@@ -1,0 +1,1 @@
+"""The chat port (`base`) and its adapters. Only `slack` knows Slack."""

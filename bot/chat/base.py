@@ -1,0 +1,91 @@
+"""What the core asks of a chat platform, in the domain's words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Button:
+    """An action offered under a message; `action` is a namespaced id like incident.acknowledge."""
+
+    action: str
+    label: str
+    value: str
+    style: str | None = None  # "primary" | "danger" | None
+
+
+@dataclass(frozen=True)
+class Message:
+    """Platform-neutral content: Markdown (user text already escaped) plus a plain fallback.
+
+    `marker` tags the message so a retried post can find the copy an earlier attempt may
+    already have delivered, instead of posting a duplicate.
+    """
+
+    markdown: str
+    fallback: str
+    marker: str | None = None
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenedChannel:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ChatError(Exception):
+    """A failed platform call. `retryable` failures are tried again by the outbox."""
+
+    code: str
+    retryable: bool = True
+    retry_after: float | None = None
+    detail: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        suffix = f" (retry after {self.retry_after:g}s)" if self.retry_after else ""
+        return f"{self.code}{suffix}{': ' + self.detail if self.detail else ''}"
+
+
+class NameTaken(ChatError):
+    """The channel name exists already (archived channels keep their names)."""
+
+
+class ChatPlatform(Protocol):
+    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+        """Create a channel the bot is in; NameTaken if the name is used."""
+        ...
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
+        """Add people to a channel; people already in it are not an error."""
+        ...
+
+    async def post(self, *, channel_id: str, message: Message) -> str:
+        """Post a message; returns its reference (what update/pin take)."""
+        ...
+
+    async def update(self, *, channel_id: str, message_ref: str, message: Message) -> None: ...
+
+    async def pin(self, *, channel_id: str, message_ref: str) -> None:
+        """Pin a message; one already pinned is not an error."""
+        ...
+
+    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+        """The reference of a recent message tagged `marker` in the channel, if any."""
+        ...
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
+        """A message only `user_id` sees (Slack: ephemeral)."""
+        ...
+
+    def channel_mention(self, channel_id: str) -> str:
+        """Markup that links to a channel in this platform's messages."""
+        ...
+
+    def user_mention(self, user_id: str) -> str:
+        """Markup that names a person in this platform's messages."""
+        ...

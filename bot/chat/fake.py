@@ -1,0 +1,94 @@
+"""An in-memory ChatPlatform for unit tests (and a model of what adapters must do)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.chat.base import ChatError, Message, NameTaken, OpenedChannel
+
+
+@dataclass
+class FakeChannel:
+    id: str
+    name: str
+    private: bool
+    members: set[str] = field(default_factory=set)
+    messages: dict[str, Message] = field(default_factory=dict)
+    pins: set[str] = field(default_factory=set)
+
+
+class FakeChat:
+    """Records every effect; `failures` queues errors to raise from the next calls by name."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, FakeChannel] = {}
+        self.private_replies: list[tuple[str, str, str]] = []
+        self.failures: dict[str, list[ChatError]] = {}
+        self.calls: list[str] = []
+        self._ids = itertools.count(1)
+
+    def fail_next(self, operation: str, *errors: ChatError) -> None:
+        self.failures.setdefault(operation, []).extend(errors)
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        self.channels[channel_id] = FakeChannel(channel_id, name, private=False)
+
+    def channel_named(self, name: str) -> FakeChannel | None:
+        return next((c for c in self.channels.values() if c.name == name), None)
+
+    def _enter(self, operation: str) -> None:
+        self.calls.append(operation)
+        queued = self.failures.get(operation)
+        if queued:
+            raise queued.pop(0)
+
+    def _channel(self, channel_id: str) -> FakeChannel:
+        if channel_id not in self.channels:
+            raise ChatError("channel_not_found", retryable=False)
+        return self.channels[channel_id]
+
+    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+        self._enter("open_channel")
+        if self.channel_named(name) is not None:
+            raise NameTaken("name_taken", retryable=False)
+        channel = FakeChannel(f"C{next(self._ids):08d}", name, private)
+        self.channels[channel.id] = channel
+        return OpenedChannel(channel.id, channel.name)
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
+        self._enter("invite")
+        self._channel(channel_id).members.update(user_ids)
+
+    async def post(self, *, channel_id: str, message: Message) -> str:
+        self._enter("post")
+        ref = f"{next(self._ids)}.000100"
+        self._channel(channel_id).messages[ref] = message
+        return ref
+
+    async def update(self, *, channel_id: str, message_ref: str, message: Message) -> None:
+        self._enter("update")
+        channel = self._channel(channel_id)
+        if message_ref not in channel.messages:
+            raise ChatError("message_not_found", retryable=False)
+        channel.messages[message_ref] = message
+
+    async def pin(self, *, channel_id: str, message_ref: str) -> None:
+        self._enter("pin")
+        self._channel(channel_id).pins.add(message_ref)
+
+    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+        self._enter("find_marked")
+        messages = self._channel(channel_id).messages
+        return next((ref for ref, m in messages.items() if m.marker == marker), None)
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
+        self._enter("reply_privately")
+        self.private_replies.append((channel_id, user_id, text))
+
+    def channel_mention(self, channel_id: str) -> str:
+        return f"<#{channel_id}>"
+
+    def user_mention(self, user_id: str) -> str:
+        return f"<@{user_id}>"

@@ -1,0 +1,26 @@
+"""Durations as people write them in a policy file: `30s`, `15m`, `1h`, `2d`."""
+
+import re
+from datetime import timedelta
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `15m` into a timedelta; raises ValueError naming the accepted form."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: expected a number and a unit, like 30s, 15m, 1h or 2d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact policy form of a duration (`90m` stays `90m`, `3600s` is `1h`)."""
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,143 @@
+"""What each delivery does on the chat platform. Every effect is idempotent: it reads the
+incident's stored state first, so a retry after a partial success does not repeat it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import update
+from sqlmodel import select
+
+from bot.cards import announcement, card_marker, incident_card
+from bot.channel_names import alternative_name
+from bot.chat.base import ChatError, ChatPlatform, NameTaken
+from bot.models import Delivery, Incident, TimelineEntry
+from bot.outbox import DeliveryKind, Effect
+from bot.policy import Policy
+from bot.render import Renderer
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+# Tries of other names within one delivery before giving up for this attempt.
+NAME_TRIES = 12
+
+
+class ChatEffects:
+    def __init__(
+        self, *, db: Database, chat: ChatPlatform, policy: Policy, renderer: Renderer
+    ) -> None:
+        self._db = db
+        self._chat = chat
+        self._policy = policy
+        self._renderer = renderer
+
+    def registry(self) -> Mapping[str, Effect]:
+        return {
+            DeliveryKind.OPEN_CHANNEL.value: self.open_channel,
+            DeliveryKind.INVITE.value: self.invite,
+            DeliveryKind.POST_CARD.value: self.post_card,
+            DeliveryKind.PIN_CARD.value: self.pin_card,
+            DeliveryKind.ANNOUNCE.value: self.announce,
+        }
+
+    async def _incident(self, incident_id: int) -> Incident:
+        async with self._db.session() as session:
+            incident = await session.get(Incident, incident_id)
+        if incident is None:
+            raise ChatError("incident_missing", retryable=False, detail=str(incident_id))
+        return incident
+
+    async def _save(self, incident_id: int, **values: object) -> None:
+        async with self._db.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Incident)
+                .where(Incident.id == incident_id)  # type: ignore[arg-type]
+                .values(version=Incident.version + 1, **values)
+            )
+            await session.commit()
+
+    @staticmethod
+    def _channel_of(incident: Incident) -> str:
+        if incident.channel_id is None:
+            raise ChatError("channel_not_open_yet")
+        return incident.channel_id
+
+    async def open_channel(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.channel_id is not None:
+            return
+        wanted = str(delivery.payload["name"])
+        name = wanted
+        for attempt in range(1, NAME_TRIES + 1):
+            try:
+                opened = await self._chat.open_channel(name=name, private=incident.private)
+            except NameTaken:
+                log.info("channel name %s is taken; trying another", name)
+                name = alternative_name(wanted, attempt)
+                continue
+            await self._save(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
+            return
+        raise ChatError("no_free_channel_name", detail=wanted)
+
+    async def invite(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        users = [str(user) for user in delivery.payload.get("users", [])]
+        if users:
+            await self._chat.invite(channel_id=self._channel_of(incident), user_ids=users)
+
+    async def post_card(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is not None:
+            return
+        channel_id = self._channel_of(incident)
+        # An earlier attempt may have posted before failing to hear back: look first.
+        ref = None
+        if delivery.attempts > 1:
+            ref = await self._find_marked(channel_id, card_marker(incident))
+        if ref is None:
+            message = incident_card(
+                incident,
+                await self._timeline(incident.id or 0),
+                policy=self._policy,
+                renderer=self._renderer,
+                mention=self._chat.user_mention,
+            )
+            ref = await self._chat.post(channel_id=channel_id, message=message)
+        await self._save(incident.id or 0, card_ref=ref)
+
+    async def pin_card(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is None:
+            raise ChatError("card_not_posted_yet")
+        await self._chat.pin(channel_id=self._channel_of(incident), message_ref=incident.card_ref)
+
+    async def announce(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        target = str(delivery.payload["channel"])
+        message = announcement(
+            incident,
+            renderer=self._renderer,
+            channel_mention=self._chat.channel_mention(self._channel_of(incident)),
+        )
+        if delivery.attempts > 1 and message.marker:
+            if await self._find_marked(target, message.marker) is not None:
+                return
+        await self._chat.post(channel_id=target, message=message)
+
+    async def _find_marked(self, channel_id: str, marker: str) -> str | None:
+        try:
+            return await self._chat.find_marked(channel_id=channel_id, marker=marker)
+        except ChatError as error:
+            # Not being able to look is no reason to withhold the message: a rare
+            # duplicate beats a lost card.
+            log.warning("could not look for %s in %s: %s", marker, channel_id, error)
+            return None
+
+    async def _timeline(self, incident_id: int) -> list[TimelineEntry]:
+        async with self._db.session() as session:
+            rows = await session.exec(
+                select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+            )
+            return list(rows)

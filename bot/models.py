@@ -1,0 +1,139 @@
+"""The stored tables. Timestamps are timezone-aware UTC on the way in and on the way out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+from bot.clock import ensure_utc
+from bot.incident import Status
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Refuses naive datetimes and always returns aware UTC ones (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use the injected UTC clock")
+        return ensure_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+def utc_column(*, nullable: bool, index: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def enum_column(enum: type[StrEnum], *, index: bool = False) -> Any:
+    """Stored as the enum's value in a plain string column (no native enum to migrate)."""
+    return Column(
+        SAEnum(
+            enum,
+            native_enum=False,
+            create_constraint=False,
+            length=40,
+            values_callable=lambda members: [member.value for member in members],
+        ),
+        nullable=False,
+        index=index,
+    )
+
+
+class IncidentCounter(SQLModel, table=True):
+    """One row per numbering scope; incremented under a row lock to hand out INC numbers."""
+
+    __tablename__ = "incident_counter"
+
+    scope: str = Field(default="incident", primary_key=True, max_length=40)
+    last_number: int = Field(default=0)
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incident"
+    __table_args__ = (UniqueConstraint("number", name="uq_incident_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    title: str = Field(max_length=500)
+    severity: str = Field(max_length=40)
+    impact: str = Field(default="", max_length=2000)
+    status: Status = Field(sa_column=enum_column(Status, index=True))
+    private: bool = False
+    declared_by: str = Field(max_length=64)
+    declared_in: str | None = Field(default=None, max_length=64)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    next_update_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Filled in as chat effects land; the database stays the truth while they are pending.
+    channel_id: str | None = Field(default=None, max_length=64)
+    channel_name: str | None = Field(default=None, max_length=80)
+    card_ref: str | None = Field(default=None, max_length=64)
+    # Bumped on every change so concurrent writers notice each other (optimistic locking).
+    version: int = Field(default=1)
+
+
+class TimelineKind(StrEnum):
+    DECLARED = "declared"
+    STATUS_CHANGED = "status_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    NOTE = "note"
+    UPDATE = "update"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+    ROLE_ASSIGNED = "role_assigned"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+class TimelineEntry(SQLModel, table=True):
+    __tablename__ = "timeline_entry"
+    __table_args__ = (Index("ix_timeline_incident_at", "incident_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    kind: TimelineKind = Field(sa_column=enum_column(TimelineKind))
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    actor: str | None = Field(default=None, max_length=64)
+    text: str = Field(default="", max_length=4000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+
+
+class Delivery(SQLModel, table=True):
+    """A chat effect owed to an incident, kept until it lands (the outbox).
+
+    Deliveries of one incident run strictly in id order: the card cannot be posted before
+    its channel exists. Different incidents proceed independently.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (Index("ix_delivery_pending", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: DeliveryState = Field(default=DeliveryState.PENDING, sa_column=enum_column(DeliveryState))
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=2000)
+    done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

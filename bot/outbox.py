@@ -1,0 +1,252 @@
+"""The outbox: chat effects stored with the change that owes them, delivered until they land.
+
+A delivery is claimed with a lease, so several processes on one Postgres never run the
+same one twice at once and a crashed process's claims expire. Deliveries of one incident
+run in order (the card needs its channel); a failure delays that incident's queue with
+exponential backoff, or exactly as long as the platform's `Retry-After` asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.chat.base import ChatError
+from bot.clock import Clock
+from bot.models import Delivery, DeliveryState
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+DEFAULT_LEASE = timedelta(seconds=90)
+
+
+class DeliveryKind(StrEnum):
+    OPEN_CHANNEL = "open_channel"
+    INVITE = "invite"
+    POST_CARD = "post_card"
+    PIN_CARD = "pin_card"
+    ANNOUNCE = "announce"
+
+
+Effect = Callable[[Delivery], Awaitable[None]]
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    kind: DeliveryKind,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Owe a chat effect; it is delivered once the caller's transaction commits."""
+    session.add(
+        Delivery(
+            incident_id=incident_id,
+            kind=kind.value,
+            payload=dict(payload),
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+
+
+def backoff(attempts: int, *, jitter: float = 0.2) -> timedelta:
+    """1s, 2s, 4s … capped at five minutes, spread a little so retries don't stampede."""
+    base = min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=base * random.uniform(1 - jitter, 1 + jitter))
+
+
+class DeliveryWorker:
+    """Claims due deliveries and runs their effects; `wake()` after a commit, tick otherwise."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        effects: Mapping[str, Effect],
+        clock: Clock,
+        lease: timedelta = DEFAULT_LEASE,
+        concurrency: int = 16,
+        batch_size: int = 64,
+    ) -> None:
+        self._db = db
+        self._effects = effects
+        self._clock = clock
+        self._lease = lease
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wakeup = asyncio.Event()
+        self._draining = asyncio.Lock()
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.drain()
+            except Exception:  # the database may be briefly away; the next tick retries
+                log.exception("delivery round failed")
+
+    async def drain(self) -> int:
+        """Deliver everything due now; returns how many deliveries landed."""
+        async with self._draining:
+            landed = 0
+            while True:
+                claimed = await self._claim_heads()
+                if not claimed:
+                    return landed
+                results = await asyncio.gather(*(self._run_chain(d) for d in claimed))
+                landed += sum(results)
+
+    def _head_of_queue_filter(self, now: datetime) -> Any:
+        earlier = aliased(Delivery)
+        return and_(
+            Delivery.state == DeliveryState.PENDING,  # type: ignore[arg-type]
+            Delivery.next_attempt_at <= now,  # type: ignore[arg-type]
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr,operator]
+            ~exists().where(
+                earlier.incident_id == Delivery.incident_id,
+                earlier.state == DeliveryState.PENDING,
+                earlier.id < Delivery.id,  # type: ignore[operator]
+            ),
+        )
+
+    async def _claim_heads(self) -> list[Delivery]:
+        now = self._clock()
+        async with self._db.session() as session:
+            candidates = (
+                select(Delivery.id)
+                .where(self._head_of_queue_filter(now))
+                .order_by(Delivery.next_attempt_at)  # type: ignore[arg-type]
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list((await session.exec(candidates)).scalars())  # type: ignore[call-overload]
+            claimed = [d for d in [await self._lease_one(session, i, now) for i in ids] if d]
+            await session.commit()
+        return claimed
+
+    async def _claim_next(self, incident_id: int) -> Delivery | None:
+        now = self._clock()
+        async with self._db.session() as session:
+            candidate = (
+                select(Delivery.id)
+                .where(Delivery.incident_id == incident_id, self._head_of_queue_filter(now))  # type: ignore[arg-type]
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            delivery_id = (await session.exec(candidate)).scalar_one_or_none()  # type: ignore[call-overload]
+            claimed = await self._lease_one(session, delivery_id, now) if delivery_id else None
+            await session.commit()
+        return claimed
+
+    async def _lease_one(self, session: AsyncSession, delivery_id: int, now: datetime) -> Delivery | None:
+        """Take the lease if nobody holds it: a compare-and-set that works on any database."""
+        result = await session.exec(  # type: ignore[call-overload]
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,  # type: ignore[arg-type]
+                Delivery.state == DeliveryState.PENDING,  # type: ignore[arg-type]
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .values(
+                lease_owner=self.owner,
+                lease_until=now + self._lease,
+                attempts=Delivery.attempts + 1,
+            )
+            .returning(Delivery)
+        )
+        row = result.first()
+        return row[0] if row else None
+
+    async def _run_chain(self, delivery: Delivery | None) -> int:
+        """Run an incident's deliveries in order until one fails or none is due."""
+        landed = 0
+        while delivery is not None:
+            async with self._slots:
+                ok = await self._run_one(delivery)
+            if not ok:
+                break
+            landed += 1
+            delivery = await self._claim_next(delivery.incident_id)
+        return landed
+
+    async def _run_one(self, delivery: Delivery) -> bool:
+        effect = self._effects.get(delivery.kind)
+        try:
+            if effect is None:
+                raise ChatError("unknown_delivery_kind", detail=delivery.kind)
+            await effect(delivery)
+        except ChatError as error:
+            delay = (
+                timedelta(seconds=error.retry_after)
+                if error.retry_after
+                else backoff(delivery.attempts)
+            )
+            log.warning(
+                "delivery %s (%s, incident %s) failed on attempt %s: %s; next try in %.1fs",
+                delivery.id, delivery.kind, delivery.incident_id, delivery.attempts, error,
+                delay.total_seconds(),
+            )  # fmt: skip
+            await self._release(delivery, error=str(error), delay=delay)
+            return False
+        except Exception as exc:  # a bug must not lose the effect: keep it, retry later
+            log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
+            await self._release(delivery, error=repr(exc), delay=backoff(delivery.attempts))
+            return False
+        await self._finish(delivery)
+        return True
+
+    async def _finish(self, delivery: Delivery) -> None:
+        async with self._db.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery)
+                .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)  # type: ignore[arg-type]
+                .values(
+                    state=DeliveryState.DONE,
+                    done_at=self._clock(),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+            await session.commit()
+
+    async def _release(self, delivery: Delivery, *, error: str, delay: timedelta) -> None:
+        async with self._db.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery)
+                .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)  # type: ignore[arg-type]
+                .values(
+                    next_attempt_at=self._clock() + delay,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=error[:2000],
+                )
+            )
+            await session.commit()
+
+
+async def pending_count(db: Database) -> int:
+    async with db.session() as session:
+        rows = await session.exec(  # type: ignore[call-overload]
+            select(Delivery.id).where(Delivery.state == DeliveryState.PENDING)  # type: ignore[arg-type]
+        )
+        return len(list(rows))

@@ -1,0 +1,56 @@
+"""Timeline entries: what the card shows and the postmortem reads, in domain words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.markdown import Trusted, escape_markdown
+from bot.models import TimelineEntry, TimelineKind
+
+Mention = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    markdown: Trusted
+
+
+def new_entry(
+    *,
+    incident_id: int,
+    kind: TimelineKind,
+    at: datetime,
+    actor: str | None,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    return TimelineEntry(
+        incident_id=incident_id, kind=kind, at=at, actor=actor, text=text, data=data or {}
+    )
+
+
+def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
+    """One entry as a Markdown line: who did what. User text is escaped here."""
+    who = mention(entry.actor) if entry.actor else "warroom"
+    text = escape_markdown(entry.text)
+    data = entry.data
+    match entry.kind:
+        case TimelineKind.DECLARED:
+            line = f"Incident declared as {escape_markdown(str(data.get('severity', '')))} by {who}"
+        case TimelineKind.STATUS_CHANGED:
+            line = f"Status {data.get('old', '?')} → {data.get('new', '?')} by {who}"
+        case TimelineKind.SEVERITY_CHANGED:
+            line = f"Severity {data.get('old', '?')} → {data.get('new', '?')} by {who}"
+        case _:
+            label = entry.kind.value.replace("_", " ").capitalize()
+            line = f"{label} by {who}"
+    return Trusted(f"{line}: {text}" if text else line)
+
+
+def lines(entries: Sequence[TimelineEntry], *, mention: Mention) -> list[TimelineLine]:
+    ordered = sorted(entries, key=lambda entry: (entry.at, entry.id or 0))
+    return [TimelineLine(at=entry.at, markdown=describe(entry, mention=mention)) for entry in ordered]

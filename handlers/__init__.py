@@ -1,0 +1,1 @@
+"""Inbound adapters: each module registers its listeners on a Bolt app with `register()`."""
