@@ -71,7 +71,9 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
     )
     if bolt is not None:
         handlers.slash.register(bolt, service=service)
-    return Warroom(settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker)
+    return Warroom(
+        settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -138,13 +140,13 @@ def _lifespan(warroom: Warroom) -> Any:
             worker.wake()  # deliveries left pending by an earlier process
         if warroom.bolt is not None and settings.slack_app_token:
             socket_mode = AsyncSocketModeHandler(warroom.bolt, settings.slack_app_token)
-            await socket_mode.connect_async()
+            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("Socket Mode connected")
         try:
             yield
         finally:
             if socket_mode is not None:
-                await socket_mode.close_async()
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             for task in warroom.background:

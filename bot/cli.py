@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -85,7 +84,9 @@ def check_config(
     typer.echo(f"# effective policy ({source})")
     typer.echo(policy.as_yaml(), nl=False)
     if settings.announce_channel:
-        typer.echo(f"# WARROOM_ANNOUNCE_CHANNEL={settings.announce_channel} overrides announce_channel")
+        typer.echo(
+            f"# WARROOM_ANNOUNCE_CHANNEL={settings.announce_channel} overrides announce_channel"
+        )
     missing = settings.missing_slack_settings()
     if missing:
         typer.echo(f"# Slack not configured: set {', '.join(missing)}", err=True)
@@ -96,4 +97,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

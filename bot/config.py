@@ -25,9 +25,7 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="WARROOM_DATABASE_URL")
     config_path: Path | None = Field(default=None, validation_alias="WARROOM_CONFIG")
-    announce_channel: str | None = Field(
-        default=None, validation_alias="WARROOM_ANNOUNCE_CHANNEL"
-    )
+    announce_channel: str | None = Field(default=None, validation_alias="WARROOM_ANNOUNCE_CHANNEL")
     # How often each process looks for due deliveries besides being woken by a use case.
     tick_seconds: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("WARROOM_TICK_SECONDS")

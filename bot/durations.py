@@ -11,7 +11,9 @@ def parse_duration(text: str) -> timedelta:
     """Parse `15m` into a timedelta; raises ValueError naming the accepted form."""
     match = _DURATION.match(text)
     if match is None:
-        raise ValueError(f"invalid duration {text!r}: expected a number and a unit, like 30s, 15m, 1h or 2d")
+        raise ValueError(
+            f"invalid duration {text!r}: expected a number and a unit, like 30s, 15m, 1h or 2d"
+        )
     amount, unit = int(match.group(1)), match.group(2)
     return timedelta(seconds=amount * _UNIT_SECONDS[unit])
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy import update
-from sqlmodel import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from bot.cards import announcement, card_marker, incident_card
 from bot.channel_names import alternative_name
@@ -51,10 +51,10 @@ class ChatEffects:
 
     async def _save(self, incident_id: int, **values: object) -> None:
         async with self._db.session() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.execute(
                 update(Incident)
-                .where(Incident.id == incident_id)  # type: ignore[arg-type]
-                .values(version=Incident.version + 1, **values)
+                .where(col(Incident.id) == incident_id)
+                .values(version=col(Incident.version) + 1, **values)
             )
             await session.commit()
 
@@ -121,9 +121,13 @@ class ChatEffects:
             renderer=self._renderer,
             channel_mention=self._chat.channel_mention(self._channel_of(incident)),
         )
-        if delivery.attempts > 1 and message.marker:
-            if await self._find_marked(target, message.marker) is not None:
-                return
+        already_posted = (
+            delivery.attempts > 1
+            and message.marker is not None
+            and await self._find_marked(target, message.marker) is not None
+        )
+        if already_posted:
+            return
         await self._chat.post(channel_id=target, message=message)
 
     async def _find_marked(self, channel_id: str, marker: str) -> str | None:
@@ -137,7 +141,7 @@ class ChatEffects:
 
     async def _timeline(self, incident_id: int) -> list[TimelineEntry]:
         async with self._db.session() as session:
-            rows = await session.exec(
-                select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+            rows = await session.scalars(
+                select(TimelineEntry).where(col(TimelineEntry.incident_id) == incident_id)
             )
             return list(rows)

@@ -36,8 +36,10 @@ class IllegalTransition(ValueError):
         self.current = current
         self.target = target
         allowed = sorted(status.label for status in TRANSITIONS[current])
-        hint = f"from {current.label} it can go to {', '.join(allowed)}" if allowed else (
-            f"{current.label} is final"
+        hint = (
+            f"from {current.label} it can go to {', '.join(allowed)}"
+            if allowed
+            else (f"{current.label} is final")
         )
         super().__init__(f"an incident cannot move from {current.label} to {target.label}: {hint}")
 

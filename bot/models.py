@@ -129,7 +129,9 @@ class Delivery(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id", index=True)
     kind: str = Field(max_length=40)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: DeliveryState = Field(default=DeliveryState.PENDING, sa_column=enum_column(DeliveryState))
+    state: DeliveryState = Field(
+        default=DeliveryState.PENDING, sa_column=enum_column(DeliveryState)
+    )
     attempts: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col
 
 from bot.chat.base import ChatError
 from bot.clock import Clock
@@ -115,16 +116,17 @@ class DeliveryWorker:
                 results = await asyncio.gather(*(self._run_chain(d) for d in claimed))
                 landed += sum(results)
 
-    def _head_of_queue_filter(self, now: datetime) -> Any:
+    def _head_of_queue_filter(self, now: datetime) -> ColumnElement[bool]:
+        """Due, unleased, and first in its incident's queue."""
         earlier = aliased(Delivery)
         return and_(
-            Delivery.state == DeliveryState.PENDING,  # type: ignore[arg-type]
-            Delivery.next_attempt_at <= now,  # type: ignore[arg-type]
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr,operator]
+            col(Delivery.state) == DeliveryState.PENDING,
+            col(Delivery.next_attempt_at) <= now,
+            _lease_free(now),
             ~exists().where(
-                earlier.incident_id == Delivery.incident_id,
-                earlier.state == DeliveryState.PENDING,
-                earlier.id < Delivery.id,  # type: ignore[operator]
+                col(earlier.incident_id) == col(Delivery.incident_id),
+                col(earlier.state) == DeliveryState.PENDING,
+                col(earlier.id) < col(Delivery.id),
             ),
         )
 
@@ -132,13 +134,13 @@ class DeliveryWorker:
         now = self._clock()
         async with self._db.session() as session:
             candidates = (
-                select(Delivery.id)
+                select(col(Delivery.id))
                 .where(self._head_of_queue_filter(now))
-                .order_by(Delivery.next_attempt_at)  # type: ignore[arg-type]
+                .order_by(col(Delivery.next_attempt_at))
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             )
-            ids = list((await session.exec(candidates)).scalars())  # type: ignore[call-overload]
+            ids = [int(i) for i in (await session.execute(candidates)).scalars() if i is not None]
             claimed = [d for d in [await self._lease_one(session, i, now) for i in ids] if d]
             await session.commit()
         return claimed
@@ -147,34 +149,37 @@ class DeliveryWorker:
         now = self._clock()
         async with self._db.session() as session:
             candidate = (
-                select(Delivery.id)
-                .where(Delivery.incident_id == incident_id, self._head_of_queue_filter(now))  # type: ignore[arg-type]
+                select(col(Delivery.id))
+                .where(col(Delivery.incident_id) == incident_id, self._head_of_queue_filter(now))
+                .order_by(col(Delivery.id))
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
-            delivery_id = (await session.exec(candidate)).scalar_one_or_none()  # type: ignore[call-overload]
+            delivery_id = (await session.execute(candidate)).scalar_one_or_none()
             claimed = await self._lease_one(session, delivery_id, now) if delivery_id else None
             await session.commit()
         return claimed
 
-    async def _lease_one(self, session: AsyncSession, delivery_id: int, now: datetime) -> Delivery | None:
+    async def _lease_one(
+        self, session: AsyncSession, delivery_id: int, now: datetime
+    ) -> Delivery | None:
         """Take the lease if nobody holds it: a compare-and-set that works on any database."""
-        result = await session.exec(  # type: ignore[call-overload]
+        result = await session.execute(
             update(Delivery)
             .where(
-                Delivery.id == delivery_id,  # type: ignore[arg-type]
-                Delivery.state == DeliveryState.PENDING,  # type: ignore[arg-type]
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr,operator]
+                col(Delivery.id) == delivery_id,
+                col(Delivery.state) == DeliveryState.PENDING,
+                _lease_free(now),
             )
             .values(
                 lease_owner=self.owner,
                 lease_until=now + self._lease,
-                attempts=Delivery.attempts + 1,
+                attempts=col(Delivery.attempts) + 1,
             )
             .returning(Delivery)
         )
-        row = result.first()
-        return row[0] if row else None
+        leased: Delivery | None = result.scalar_one_or_none()
+        return leased
 
     async def _run_chain(self, delivery: Delivery | None) -> int:
         """Run an incident's deliveries in order until one fails or none is due."""
@@ -216,9 +221,9 @@ class DeliveryWorker:
 
     async def _finish(self, delivery: Delivery) -> None:
         async with self._db.session() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)  # type: ignore[arg-type]
+                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
                 .values(
                     state=DeliveryState.DONE,
                     done_at=self._clock(),
@@ -231,9 +236,9 @@ class DeliveryWorker:
 
     async def _release(self, delivery: Delivery, *, error: str, delay: timedelta) -> None:
         async with self._db.session() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)  # type: ignore[arg-type]
+                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
                 .values(
                     next_attempt_at=self._clock() + delay,
                     lease_owner=None,
@@ -244,9 +249,15 @@ class DeliveryWorker:
             await session.commit()
 
 
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now)
+
+
 async def pending_count(db: Database) -> int:
     async with db.session() as session:
-        rows = await session.exec(  # type: ignore[call-overload]
-            select(Delivery.id).where(Delivery.state == DeliveryState.PENDING)  # type: ignore[arg-type]
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(col(Delivery.state) == DeliveryState.PENDING)
         )
-        return len(list(rows))
+        return int(count or 0)

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic import Field as PydanticField
-from pydantic import field_validator, model_validator
 
 from bot.durations import format_duration, parse_duration
 
@@ -106,7 +113,8 @@ class Policy(BaseModel):
                 key = spelling.casefold()
                 if key in seen:
                     raise ValueError(
-                        f"severity spelling {spelling!r} is used by both {seen[key]} and {level.name}"
+                        f"severity spelling {spelling!r} is used by both "
+                        f"{seen[key]} and {level.name}"
                     )
                 seen[key] = level.name
         return self
@@ -192,8 +200,10 @@ def merge_policy_data(overrides: Mapping[str, Any]) -> dict[str, Any]:
 def _merge_severities(given: list[Any]) -> list[Any]:
     defaults = {level["name"].casefold(): level for level in DEFAULT_POLICY_DATA["severities"]}
     names = [item.get("name") for item in given if isinstance(item, Mapping)]
-    if len(names) != len(given) or not all(
-        isinstance(name, str) and name.casefold() in defaults for name in names
+    if (
+        not given
+        or len(names) != len(given)
+        or not all(isinstance(name, str) and name.casefold() in defaults for name in names)
     ):
         return given  # a ladder of its own; validation reports anything missing
     overridden = {str(item["name"]).casefold(): item for item in given}
@@ -246,8 +256,8 @@ def _location(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
             name = node[part].get("name") if isinstance(node, list) and part < len(node) else None
             parts.append(f"[{part}]" + (f" ({name})" if isinstance(name, str) else ""))
             node = node[part] if isinstance(node, list) and part < len(node) else None
-        elif not isinstance(node, Mapping) or part not in node:
-            continue  # union branch names mean nothing to the person editing the file
+        elif not isinstance(node, Mapping):
+            continue  # inside a value: union branch names mean nothing to the person editing
         else:
             parts.append(("." if parts else "") + str(part))
             node = node.get(part) if isinstance(node, Mapping) else None

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.channel_names import build_channel_name
 from bot.clock import Clock
@@ -99,7 +100,7 @@ class IncidentService:
                 )
             )
             channel_name = self.channel_name_for(number=number, title=title, severity=level.name)
-            owed = [
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
                 (DeliveryKind.OPEN_CHANNEL, {"name": channel_name}),
                 (DeliveryKind.INVITE, {"users": [declaration.declared_by]}),
                 (DeliveryKind.POST_CARD, {}),
@@ -123,12 +124,11 @@ async def _next_number(session: AsyncSession) -> int:
     """
     statement = (
         update(IncidentCounter)
-        .where(IncidentCounter.scope == "incident")  # type: ignore[arg-type]
-        .values(last_number=IncidentCounter.last_number + 1)
-        .returning(IncidentCounter.last_number)
+        .where(col(IncidentCounter.scope) == "incident")
+        .values(last_number=col(IncidentCounter.last_number) + 1)
+        .returning(col(IncidentCounter.last_number))
     )
-    result = await session.exec(statement)  # type: ignore[call-overload]
-    number = result.scalar_one_or_none()
+    number = (await session.execute(statement)).scalar_one_or_none()
     if number is None:  # a database created without the migration's seed row
         session.add(IncidentCounter(scope="incident", last_number=1))
         await session.flush()

@@ -53,4 +53,6 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
 
 def lines(entries: Sequence[TimelineEntry], *, mention: Mention) -> list[TimelineLine]:
     ordered = sorted(entries, key=lambda entry: (entry.at, entry.id or 0))
-    return [TimelineLine(at=entry.at, markdown=describe(entry, mention=mention)) for entry in ordered]
+    return [
+        TimelineLine(at=entry.at, markdown=describe(entry, mention=mention)) for entry in ordered
+    ]

@@ -44,7 +44,9 @@ class SlashCommands:
         try:
             parsed = parse_command(str(command.get("text", "")))
         except CommandError as error:
-            await ack(text=f":warning: {slack_escape(str(error))}.\n{self._usage(error.subcommand)}")
+            await ack(
+                text=f":warning: {slack_escape(str(error))}.\n{self._usage(error.subcommand)}"
+            )
             return
         match parsed:
             case HelpCommand():
@@ -70,7 +72,9 @@ class SlashCommands:
         done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
         if not done:
             # The database is slow: answer Slack now, finish the declaration, then report.
-            await ack(text=f"Declaring {slack_escape(parsed.title)}… (this is taking longer than usual)")
+            await ack(
+                text=f"Declaring {slack_escape(parsed.title)}… (this is taking longer than usual)"
+            )
             try:
                 incident = await task
             except Exception as error:

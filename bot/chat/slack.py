@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -73,7 +72,7 @@ class SlackChat:
             if exc.response.get("error") in ALREADY_DONE.get(method, frozenset()):
                 return dict(exc.response.data) if isinstance(exc.response.data, dict) else {}
             raise _chat_error(method, exc) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _chat_error(method, exc) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
 
@@ -153,4 +152,3 @@ class SlackChat:
 
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"
-

@@ -136,8 +136,9 @@ def to_blocks(message: Message) -> list[dict[str, Any]]:
     blocks.extend(_sections(pending))
     reserved = 1 if message.buttons else 0
     if len(blocks) > MAX_BLOCKS - reserved:
-        blocks = blocks[: MAX_BLOCKS - reserved - 1] + [
-            _section("… (cut to fit Slack's message limits)")
+        blocks = [
+            *blocks[: MAX_BLOCKS - reserved - 1],
+            _section("… (cut to fit Slack's message limits)"),
         ]
     if message.buttons:
         blocks.append(_actions(message.buttons))

@@ -173,7 +173,7 @@ class SlackSpecs:
         problems += [
             Problem("missing_argument", f"required argument `{name}` is missing")
             for name, arg in spec_args.items()
-            if arg.get("required") and args.get(name) in (None, "")
+            if arg.get("required") and args.get(name) is None
         ]
         problems += [
             Problem("invalid_arguments", f"`{name}`={args[name]!r} is not a {arg['type']}")

@@ -1,0 +1,77 @@
+"""Fixtures shared by unit and end-to-end tests: a clock to steer, and a fresh database.
+
+Set WARROOM_TEST_DATABASE_URL to a Postgres server URL (its database is used only to
+create and drop one scratch database per test) to run the same tests on Postgres.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.storage import upgrade_database
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+SPECS_DIR = SHARED_DIR / "specs" / "slack"
+
+
+class SteppingClock:
+    """An injected clock that only moves when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 22, 14, 8, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get("WARROOM_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database for one test: SQLite by default, Postgres when asked."""
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        url = f"sqlite:///{tmp_path / 'warroom.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    name = f"warroom_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def requires_specs() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not SPECS_DIR.is_dir(),
+        reason=f"Slack specs not found at {SPECS_DIR} (the shared/ folder sits beside the "
+        "project in its development tree, not in a plain clone)",
+    )
