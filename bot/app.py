@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -55,7 +56,12 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         )
         chat = SlackChat(client)
         effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer)
-        worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
+        worker = DeliveryWorker(
+            db=db,
+            effects=effects.registry(),
+            clock=clock,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+        )
         bolt = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret,
@@ -131,6 +137,8 @@ def _lifespan(warroom: Warroom) -> Any:
             )
         if warroom.worker is not None:
             worker = warroom.worker
+            if warroom.db.is_sqlite:
+                await worker.release_all_leases()  # one process per SQLite file: ours are stale
             warroom.background.append(asyncio.create_task(worker.run_forever()))
             # APScheduler only ticks this process; due work lives in the database.
             scheduler.add_job(

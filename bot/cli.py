@@ -27,6 +27,8 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The ticker runs every second; its per-run lines would drown everything else.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @cli.command()

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("WARROOM_TICK_SECONDS")
     )
+    # How long a claimed delivery stays claimed without a renewal (a crash frees it after).
+    delivery_lease_seconds: float = Field(
+        default=15.0, ge=1, validation_alias="WARROOM_DELIVERY_LEASE_SECONDS"
+    )
     log_level: str = Field(default="INFO", validation_alias="WARROOM_LOG_LEVEL")
 
     @property

@@ -30,7 +30,8 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
-DEFAULT_LEASE = timedelta(seconds=90)
+# Short, and renewed while an effect runs: a crashed process's claims free up quickly.
+DEFAULT_LEASE = timedelta(seconds=15)
 
 
 class DeliveryKind(StrEnum):
@@ -195,6 +196,7 @@ class DeliveryWorker:
 
     async def _run_one(self, delivery: Delivery) -> bool:
         effect = self._effects.get(delivery.kind)
+        heartbeat = asyncio.create_task(self._keep_lease(delivery))
         try:
             if effect is None:
                 raise ChatError("unknown_delivery_kind", detail=delivery.kind)
@@ -216,8 +218,33 @@ class DeliveryWorker:
             log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
             await self._release(delivery, error=repr(exc), delay=backoff(delivery.attempts))
             return False
+        finally:
+            heartbeat.cancel()
         await self._finish(delivery)
         return True
+
+    async def _keep_lease(self, delivery: Delivery) -> None:
+        """Renew the lease while a slow call (retries, Retry-After) is still running."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            async with self._db.session() as session:
+                await session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
+                    .values(lease_until=self._clock() + self._lease)
+                )
+                await session.commit()
+
+    async def release_all_leases(self) -> None:
+        """Free every claim: only for a database this process owns alone (SQLite), at start,
+        so work a crashed predecessor had claimed resumes at once."""
+        async with self._db.session() as session:
+            await session.execute(
+                update(Delivery)
+                .where(col(Delivery.state) == DeliveryState.PENDING)
+                .values(lease_owner=None, lease_until=None)
+            )
+            await session.commit()
 
     async def _finish(self, delivery: Delivery) -> None:
         async with self._db.session() as session:

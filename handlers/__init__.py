@@ -1,1 +1,12 @@
-"""Inbound adapters: each module registers its listeners on a Bolt app with `register()`."""
+"""Inbound adapters: each module registers its listeners on a Bolt app with `register()`.
+
+`SLASH_COMMANDS`, `ACTION_IDS`, `SHORTCUTS` and `EVENTS` list everything registered, so
+`manifest.yml` can be checked against the code.
+"""
+
+from bot.commands import COMMAND
+
+SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
+ACTION_IDS: tuple[str, ...] = ()
+SHORTCUTS: tuple[str, ...] = ()
+EVENTS: tuple[str, ...] = ()

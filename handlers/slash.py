@@ -37,6 +37,11 @@ class SlashCommands:
     def __init__(self, service: IncidentService) -> None:
         self._service = service
 
+    @staticmethod
+    async def _reply(ack: AsyncAck, text: str) -> None:
+        """Acknowledge with a message only the person who typed the command sees."""
+        await ack(text=text, response_type="ephemeral")
+
     def _usage(self, subcommand: str | None = None) -> str:
         return usage(self._service.policy, subcommand=subcommand)
 
@@ -44,13 +49,12 @@ class SlashCommands:
         try:
             parsed = parse_command(str(command.get("text", "")))
         except CommandError as error:
-            await ack(
-                text=f":warning: {slack_escape(str(error))}.\n{self._usage(error.subcommand)}"
-            )
+            problem = slack_escape(str(error))
+            await self._reply(ack, f":warning: {problem}.\n{self._usage(error.subcommand)}")
             return
         match parsed:
             case HelpCommand():
-                await ack(text=self._usage())
+                await self._reply(ack, self._usage())
             case DeclareCommand():
                 await self._declare(parsed, ack, respond, command)
 
@@ -72,8 +76,8 @@ class SlashCommands:
         done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
         if not done:
             # The database is slow: answer Slack now, finish the declaration, then report.
-            await ack(
-                text=f"Declaring {slack_escape(parsed.title)}… (this is taking longer than usual)"
+            await self._reply(
+                ack, f"Declaring {slack_escape(parsed.title)}… (this is taking longer than usual)"
             )
             try:
                 incident = await task
@@ -85,9 +89,9 @@ class SlashCommands:
         try:
             incident = task.result()
         except Exception as error:
-            await ack(text=self._failure(error))
+            await self._reply(ack, self._failure(error))
             return
-        await ack(text=self._declaring(incident))
+        await self._reply(ack, self._declaring(incident))
 
     def _declaring(self, incident: Incident) -> str:
         name = self._service.channel_name_for(

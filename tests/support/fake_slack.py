@@ -118,6 +118,13 @@ def _handles(*methods: str) -> Callable[[_Handler], _Handler]:
 
 
 class FakeSlack:
+    """One fake workspace served on 127.0.0.1 from a background thread.
+
+    Failure plans (`fail`, `rate_limit`, `error`, `hang`) apply per method, in the order
+    given, before any check or effect: a failed call changes nothing. `reset()` forgets
+    calls, violations, plans and state, then re-creates `seed_channels` (public, bot inside).
+    """
+
     def __init__(
         self,
         specs_dir: Path,
@@ -245,8 +252,8 @@ class FakeSlack:
         members: Iterable[str] = (),
     ) -> str:
         with self._lock:
-            if self.channel_named(name) is not None:
-                raise ValueError(f"channel #{name} already exists")
+            if self.channel_named(name) is not None or channel_id in self._channels:
+                raise ValueError(f"channel #{name} ({channel_id}) already exists")
             channel_id = channel_id or self._new_id("C")
             self._ids.add(channel_id)
             channel = FakeChannel(channel_id, name, is_private, members=set(members))
@@ -254,6 +261,8 @@ class FakeSlack:
             return channel_id
 
     def response_url(self) -> str:
+        if not self.base_url:
+            raise RuntimeError("start() the fake Slack before handing out response URLs")
         url = f"{self.base_url}/respond/{uuid.uuid4()}"
         with self._lock:
             self._responses[url] = []
@@ -261,8 +270,8 @@ class FakeSlack:
 
     def trigger_id(self) -> str:
         """A trigger_id that, like Slack's, opens one view within 3 s of being issued."""
-        trigger = f"{int(time.time())}.{self._rng.randrange(10**12)}.{uuid.uuid4().hex}"
         with self._lock:
+            trigger = f"{int(time.time())}.{self._rng.randrange(10**12)}.{uuid.uuid4().hex}"
             self._triggers[trigger] = time.monotonic()
         return trigger
 
@@ -280,6 +289,11 @@ class FakeSlack:
 
     def hang(self, method: str, *, seconds: float, times: int = 1) -> None:
         self._add_plan(method, _Plan("hang", times, seconds=seconds))
+
+    def reset_failures(self) -> None:
+        """Drop every failure plan not yet used up: Slack is healthy again."""
+        with self._lock:
+            self._plans = {}
 
     def _add_plan(self, method: str, plan: _Plan) -> None:
         with self._lock:
@@ -311,6 +325,21 @@ class FakeSlack:
         """Same, awaitable: an app running on the test's own loop must not be blocked."""
         return await asyncio.wrap_future(self._schedule(envelope_type, payload, timeout))
 
+    def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask connected clients to reconnect, as Slack does every few hours."""
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-slack"}}
+        if self._loop is None:
+            raise RuntimeError("the fake Slack server is not running")
+
+        async def send() -> None:
+            # Told to go, a connection only drains: new envelopes wait for the next one.
+            leaving, self._sockets[:] = list(self._sockets), []
+            self.socket_connected.clear()
+            for ws in leaving:
+                await ws.send_text(json.dumps(message))
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
+
     def _schedule(
         self, kind: str, payload: dict[str, Any], wait_seconds: float
     ) -> concurrent.futures.Future[dict[str, Any]]:
@@ -326,7 +355,7 @@ class FakeSlack:
         if not self._sockets:
             raise ConnectionError("no Socket Mode client is connected")
         envelope_id = str(uuid.uuid4())
-        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload}
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": kind, "payload": payload}
         envelope |= {"accepts_response_payload": True, "retry_attempt": 0, "retry_reason": ""}
         future = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = _Pending(future, kind, time.monotonic())
@@ -353,7 +382,8 @@ class FakeSlack:
                     break
                 self._on_ack(message.get("text") or (message.get("bytes") or b"").decode())
         finally:
-            self._sockets.remove(ws)
+            if ws in self._sockets:
+                self._sockets.remove(ws)
             if not self._sockets:
                 self.socket_connected.clear()
 
@@ -425,6 +455,9 @@ class FakeSlack:
                 *problems,
                 *self._specs.call_problems(method, args),
             ]
+            if args.get("team_id", self.team_id) != self.team_id:
+                detail = f"team_id {args['team_id']!r} is not this workspace ({self.team_id})"
+                problems.append(Problem("team_access_not_granted", detail))
         for problem in problems:
             self._violate(f"{method}: {problem.detail}")
         refusal = next((p.error for p in problems if p.error), None)
@@ -619,12 +652,12 @@ class FakeSlack:
             raise _SlackError("method_not_supported_for_channel_type")
         if channel.is_archived:
             raise _SlackError("is_archived")
-        answer = {"ok": True, "channel": self._channel_json(channel)}
-        if self.bot_user_id in channel.members:
+        already = self.bot_user_id in channel.members
+        channel.members.add(self.bot_user_id)
+        answer: dict[str, Any] = {"ok": True, "channel": self._channel_json(channel)}
+        if already:
             answer |= {"warning": "already_in_channel"}
             answer |= {"response_metadata": {"warnings": ["already_in_channel"]}}
-        channel.members.add(self.bot_user_id)
-        answer["channel"]["is_member"] = True
         return answer
 
     @_handles("conversations.archive")

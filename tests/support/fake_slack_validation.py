@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, relevance
 from starlette.requests import Request
 
 MESSAGE_METHODS = frozenset(
@@ -25,8 +26,9 @@ MESSAGE_METHODS = frozenset(
 MAX_MESSAGE_BLOCKS = 50  # the schema allows 100 (modals); a message takes 50
 MAX_TEXT_CHARS = 40_000
 JSON_ARGS = ("blocks", "view", "metadata")
-# Args every method takes, although the specs never list them.
-IMPLICIT_ARGS = frozenset({"token"})
+# Args every method takes although the specs never list them: slack_sdk adds `team_id` to
+# every call of a client built with one, as Bolt's per-request client always is.
+IMPLICIT_ARGS = frozenset({"token", "team_id"})
 VIEW_KINDS = {
     "views.open": "modal",
     "views.push": "modal",
@@ -87,38 +89,62 @@ def decode_json_args(args: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _explain(error: ValidationError) -> ValidationError:
-    """Find the error that says what is wrong inside a discriminated union.
+def _pick(errors: Iterable[ValidationError]) -> ValidationError | None:
+    """Pick the error that says what is wrong, following unions by their `type`.
 
-    Block Kit is a `oneOf` keyed by `type`; jsonschema's own pick is often a branch for
-    another type ("'card' was expected"), so follow the branch whose `type` matched.
+    Block Kit is a `oneOf` keyed by `type`. jsonschema's own `best_match` often descends
+    into the branch for another type ("'card' was expected"), so follow the branch whose
+    `type` matched instead.
     """
-    if error.validator not in ("oneOf", "anyOf") or not error.context:
-        return error
+    best = max(errors, key=relevance, default=None)
+    if best is None or best.validator not in ("oneOf", "anyOf") or not best.context:
+        return best
     branches: dict[Any, list[ValidationError]] = {}
-    for sub in error.context:
+    for sub in best.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    matching = [
-        errs
-        for errs in branches.values()
-        if not any(e.validator == "const" and list(e.relative_path) == ["type"] for e in errs)
-    ]
+    matching = [errs for errs in branches.values() if not any(map(_rejects_type, errs))]
     if len(matching) == 1:
-        return _explain(best_match(matching[0]))
-    if not matching and isinstance(error.instance, dict):
-        # Every branch rejected the type itself: say so instead of listing all branches.
-        error.message = f"unknown type {error.instance.get('type')!r}"
-    return error
+        return _pick(matching[0])
+    if matching:  # several shapes fit the type (section: text or fields): name them all
+        picks = [_pick(errs) for errs in matching]
+        best.message = "; or ".join(dict.fromkeys(_message(p) for p in picks if p))
+    elif isinstance(best.instance, dict) and "type" in best.instance:
+        best.message = f"unknown type {best.instance['type']!r}"
+    return best
+
+
+def _rejects_type(error: ValidationError) -> bool:
+    """Did this branch of a union fail on the instance's kind rather than its content?"""
+    if error.validator in ("const", "enum") and list(error.relative_path) == ["type"]:
+        return True
+    return error.validator == "type" and not error.relative_path
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 40, 40, 3, 3
+
+
+def _message(error: ValidationError) -> str:
+    # jsonschema quotes the whole instance; a 3001-char text would drown the actual reason.
+    message, full = str(error.message), repr(error.instance)
+    if len(full) > 60:
+        short = _SHORT.repr(error.instance)
+        if isinstance(error.instance, str):
+            short += f" ({len(error.instance)} chars)"
+        elif isinstance(error.instance, list):
+            short = f"[...] ({len(error.instance)} items)"
+        message = message.replace(full, short)
+    if error.validator in ("maxLength", "maxItems", "minLength", "minItems"):
+        message += f" ({error.validator[:3]} {error.validator_value})"
+    return message
 
 
 def _describe(errors: Iterable[ValidationError], prefix: str) -> str | None:
-    error = best_match(errors)
+    error = _pick(errors)
     if error is None:
         return None
-    error = _explain(error)
     path = "/".join(str(p) for p in error.absolute_path)
-    message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
-    return f"{prefix}/{path}: {message}" if path else f"{prefix}: {message}"
+    return f"{prefix}/{path}: {_message(error)}" if path else f"{prefix}: {_message(error)}"
 
 
 class SlackSpecs:
@@ -153,8 +179,8 @@ class SlackSpecs:
         if len(blocks) > max_blocks:
             detail = f"{len(blocks)} blocks, a message takes at most {max_blocks}"
             return [Problem("invalid_blocks", detail)]
-        detail = _describe(self._blocks.iter_errors(blocks), "blocks")
-        return [Problem("invalid_blocks", detail)] if detail else []
+        described = _describe(self._blocks.iter_errors(blocks), "blocks")
+        return [Problem("invalid_blocks", described)] if described else []
 
     def view_problems(self, view: Any, kind: str) -> list[Problem]:
         if not isinstance(view, dict):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,13 +15,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.socket_mode.websockets import SocketModeClient as AsyncSocketModeClient
+from slack_sdk.web.async_client import AsyncWebClient
 
 from .fake_slack import FakeSlack
 
 SPECS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "slack"
 if not (SPECS_DIR / "methods").is_dir():
     pytest.skip(
-        f"Slack specs not found at {SPECS_DIR} (expected in shared/specs/slack next to the project)",
+        f"Slack specs not found at {SPECS_DIR} (shared/specs/slack beside the project)",
         allow_module_level=True,
     )
 
@@ -58,16 +58,16 @@ def fake(server: FakeSlack) -> FakeSlack:
 
 
 @pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=fake.api_url)
+def client(fake: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
 
 
 def slack_error(exc: pytest.ExceptionInfo[SlackApiError]) -> str:
     return str(exc.value.response["error"])
 
 
-def test_auth_test_names_the_bot(fake: FakeSlack, client: WebClient) -> None:
-    answer = client.auth_test()
+async def test_auth_test_names_the_bot(fake: FakeSlack, client: AsyncWebClient) -> None:
+    answer = await client.auth_test()
     assert answer["user_id"] == "U0WARBOT"
     assert answer["team_id"] == "T0WARROOM"
     assert answer["bot_id"].startswith("B")
@@ -75,8 +75,33 @@ def test_auth_test_names_the_bot(fake: FakeSlack, client: WebClient) -> None:
     assert fake.violations == []
 
 
-def test_create_channel_then_the_name_is_taken(fake: FakeSlack, client: WebClient) -> None:
-    channel = client.conversations_create(name="inc-42-checkout", is_private=True)["channel"]
+async def test_team_id_from_bolts_per_request_client(fake: FakeSlack) -> None:
+    # Bolt builds each request's client with the team_id, and slack_sdk adds it to every call.
+    bolt_like = AsyncWebClient(token="xoxb-test", base_url=fake.api_url, team_id="T0WARROOM")
+    await bolt_like.auth_test()
+    assert fake.calls_to("auth.test")[0].args == {"team_id": "T0WARROOM"}
+    assert fake.violations == []
+    stranger = AsyncWebClient(token="xoxb-test", base_url=fake.api_url, team_id="T0OTHER")
+    with pytest.raises(SlackApiError) as exc:
+        await stranger.auth_test()
+    assert slack_error(exc) == "team_access_not_granted"
+    assert len(fake.violations) == 1
+
+
+def test_reset_keeps_seeded_channels() -> None:
+    fake = FakeSlack(SPECS_DIR, seed_channels=["incidents"])
+    fake.add_channel("scratch")
+    fake.reset()
+    assert [c.name for c in fake.channels.values()] == ["incidents"]
+    assert fake.channel_named("incidents").members == {"U0WARBOT"}  # type: ignore[union-attr]
+
+
+async def test_create_channel_then_the_name_is_taken(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    channel = (await client.conversations_create(name="inc-42-checkout", is_private=True))[
+        "channel"
+    ]
     assert channel["id"].startswith("C") and len(channel["id"]) == 11
     assert channel["is_private"] is True and channel["is_member"] is True
     assert channel["creator"] == "U0WARBOT"
@@ -84,7 +109,7 @@ def test_create_channel_then_the_name_is_taken(fake: FakeSlack, client: WebClien
     assert created is not None and created.members == {"U0WARBOT"}
 
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_create(name="inc-42-checkout")
+        await client.conversations_create(name="inc-42-checkout")
     assert slack_error(exc) == "name_taken"
     assert fake.violations == []  # a refusal the app must handle, not a misuse
 
@@ -99,38 +124,42 @@ def test_create_channel_then_the_name_is_taken(fake: FakeSlack, client: WebClien
         ("---", "invalid_name_punctuation"),
     ],
 )
-def test_channel_name_rules(fake: FakeSlack, client: WebClient, name: str, error: str) -> None:
+async def test_channel_name_rules(
+    fake: FakeSlack, client: AsyncWebClient, name: str, error: str
+) -> None:
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_create(name=name)
+        await client.conversations_create(name=name)
     assert slack_error(exc) == error
     assert fake.channels == {}
 
 
-def test_invite(fake: FakeSlack, client: WebClient) -> None:
-    channel_id = client.conversations_create(name="inc-7")["channel"]["id"]
-    client.conversations_invite(channel=channel_id, users="U01AAA,U01BBB")
+async def test_invite(fake: FakeSlack, client: AsyncWebClient) -> None:
+    channel_id = (await client.conversations_create(name="inc-7"))["channel"]["id"]
+    await client.conversations_invite(channel=channel_id, users="U01AAA,U01BBB")
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_invite(channel=channel_id, users=["U01AAA", "U01BBB"])
+        await client.conversations_invite(channel=channel_id, users=["U01AAA", "U01BBB"])
     assert slack_error(exc) == "already_in_channel"
-    client.conversations_invite(channel=channel_id, users="U01AAA,U01CCC")  # partly new
+    await client.conversations_invite(channel=channel_id, users="U01AAA,U01CCC")  # partly new
     assert fake.channels[channel_id].members == {"U0WARBOT", "U01AAA", "U01BBB", "U01CCC"}
 
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_invite(channel=channel_id, users="U0WARBOT")
+        await client.conversations_invite(channel=channel_id, users="U0WARBOT")
     assert slack_error(exc) == "cant_invite_self"
     outside = fake.add_channel("general")
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_invite(channel=outside, users="U01AAA")
+        await client.conversations_invite(channel=outside, users="U01AAA")
     assert slack_error(exc) == "not_in_channel"
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_invite(channel="C0NOPE00000", users="U01AAA")
+        await client.conversations_invite(channel="C0NOPE00000", users="U01AAA")
     assert slack_error(exc) == "channel_not_found"
     assert fake.violations == []
 
 
-def test_post_message_with_blocks_and_metadata(fake: FakeSlack, client: WebClient) -> None:
+async def test_post_message_with_blocks_and_metadata(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
     channel_id = fake.add_channel("incidents")
-    answer = client.chat_postMessage(
+    answer = await client.chat_postMessage(
         channel=channel_id, text="SEV1", blocks=[SECTION], metadata=METADATA
     )
     assert answer["channel"] == channel_id
@@ -154,56 +183,59 @@ def test_form_encoded_json_args_are_decoded(fake: FakeSlack) -> None:
     assert fake.violations == []
 
 
-def test_timestamps_increase_under_concurrent_posts(fake: FakeSlack, client: WebClient) -> None:
+async def test_timestamps_increase_under_concurrent_posts(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
     channel_id = fake.add_channel("incidents")
 
-    def post(n: int) -> None:
-        client.chat_postMessage(channel=channel_id, text=f"update {n}")
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(
+        *(client.chat_postMessage(channel=channel_id, text=f"update {n}") for n in range(20))
+    )
     stamps = [m["ts"] for m in fake.channels[channel_id].messages]
     assert len(set(stamps)) == 20
     assert [float(ts) for ts in stamps] == sorted(float(ts) for ts in stamps)
     assert fake.violations == []
 
 
-def test_invalid_blocks_are_refused_and_reported(fake: FakeSlack, client: WebClient) -> None:
+async def test_invalid_blocks_are_refused_and_reported(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
     channel_id = fake.add_channel("incidents")
     header = {"type": "header", "text": {"type": "mrkdwn", "text": "header takes plain_text"}}
     with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel=channel_id, text="x", blocks=[SECTION, header])
+        await client.chat_postMessage(channel=channel_id, text="x", blocks=[SECTION, header])
     assert slack_error(exc) == "invalid_blocks"
     assert fake.channels[channel_id].messages == []
     [violation] = fake.violations
     assert violation.startswith("chat.postMessage: blocks/1/text/type")
 
 
-def test_more_than_50_blocks_is_a_violation(fake: FakeSlack, client: WebClient) -> None:
+async def test_more_than_50_blocks_is_a_violation(fake: FakeSlack, client: AsyncWebClient) -> None:
     channel_id = fake.add_channel("incidents")
     with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel=channel_id, text="x", blocks=[{"type": "divider"}] * 51)
+        await client.chat_postMessage(
+            channel=channel_id, text="x", blocks=[{"type": "divider"}] * 51
+        )
     assert slack_error(exc) == "invalid_blocks"
     assert fake.violations == ["chat.postMessage: 51 blocks, a message takes at most 50"]
 
 
-def test_message_without_text_or_blocks(fake: FakeSlack, client: WebClient) -> None:
+async def test_message_without_text_or_blocks(fake: FakeSlack, client: AsyncWebClient) -> None:
     channel_id = fake.add_channel("incidents")
-    with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel=channel_id)
+    with pytest.raises(SlackApiError) as exc, pytest.warns(UserWarning, match="`text`"):
+        await client.chat_postMessage(channel=channel_id)
     assert slack_error(exc) == "no_text"
     assert len(fake.violations) == 1
 
 
-def test_unknown_argument_and_method_are_violations(fake: FakeSlack, client: WebClient) -> None:
+async def test_unknown_argument_and_method_are_violations(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
     channel_id = fake.add_channel("incidents")
     with pytest.raises(SlackApiError):
-        client.chat_postMessage(channel=channel_id, text="x", colour="red")
+        await client.chat_postMessage(channel=channel_id, text="x", colour="red")
     with pytest.raises(SlackApiError) as exc:
-        client.api_call("incidents.declare")
+        await client.api_call("incidents.declare")
     assert slack_error(exc) == "unknown_method"
     assert fake.violations == [
         "chat.postMessage: argument `colour` is not in the spec",
@@ -219,14 +251,14 @@ def test_missing_token_and_wrong_token_type(fake: FakeSlack) -> None:
     assert len(fake.violations) == 2
 
 
-def test_fail_plan_has_no_effect(fake: FakeSlack, client: WebClient) -> None:
+async def test_fail_plan_has_no_effect(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.fail("conversations.create", status=503)
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_create(name="inc-1")
+        await client.conversations_create(name="inc-1")
     assert exc.value.response.status_code == 503
     assert slack_error(exc) == "fatal_error"
     assert fake.channels == {}
-    client.conversations_create(name="inc-1")  # the plan was used up
+    await client.conversations_create(name="inc-1")  # the plan was used up
     assert [c.status for c in fake.calls_to("conversations.create")] == [503, 200]
 
 
@@ -244,91 +276,93 @@ def test_rate_limit_plan(fake: FakeSlack) -> None:
     assert httpx.post(fake.api_url + "chat.postMessage", json=body, headers=headers).json()["ok"]
 
 
-def test_error_and_hang_plans(fake: FakeSlack, client: WebClient) -> None:
+async def test_error_and_hang_plans(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.error("conversations.create", "restricted_action")
     with pytest.raises(SlackApiError) as exc:
-        client.conversations_create(name="inc-1")
+        await client.conversations_create(name="inc-1")
     assert slack_error(exc) == "restricted_action"
     with pytest.raises(ValueError):
         fake.error("conversations.create", "not_a_slack_error")
 
     fake.hang("conversations.create", seconds=0.3)
     started = time.monotonic()
-    client.conversations_create(name="inc-1")
+    await client.conversations_create(name="inc-1")
     assert time.monotonic() - started >= 0.3
     assert fake.channel_named("inc-1") is not None
 
 
-def test_update_permalink_and_ephemeral(fake: FakeSlack, client: WebClient) -> None:
+async def test_update_permalink_and_ephemeral(fake: FakeSlack, client: AsyncWebClient) -> None:
     channel_id = fake.add_channel("incidents", members=["U0WARBOT", "U01AAA"])
-    ts = client.chat_postMessage(channel=channel_id, text="SEV2")["ts"]
-    updated = client.chat_update(channel=channel_id, ts=ts, text="SEV1", blocks=[SECTION])
+    ts = (await client.chat_postMessage(channel=channel_id, text="SEV2"))["ts"]
+    updated = await client.chat_update(channel=channel_id, ts=ts, text="SEV1", blocks=[SECTION])
     assert updated["text"] == "SEV1"
     assert fake.channels[channel_id].messages[0]["blocks"] == [SECTION]
     with pytest.raises(SlackApiError) as exc:
-        client.chat_update(channel=channel_id, ts="1.000001", text="x")
+        await client.chat_update(channel=channel_id, ts="1.000001", text="x")
     assert slack_error(exc) == "message_not_found"
-    link = client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"]
+    link = (await client.chat_getPermalink(channel=channel_id, message_ts=ts))["permalink"]
     assert link.endswith(f"/archives/{channel_id}/p{ts.replace('.', '')}")
-    ephemeral = client.chat_postEphemeral(channel=channel_id, user="U01AAA", text="only you")
+    ephemeral = await client.chat_postEphemeral(channel=channel_id, user="U01AAA", text="only you")
     assert fake.channels[channel_id].ephemeral[0]["ts"] == ephemeral["message_ts"]
     assert fake.violations == []
 
 
-def test_pins(fake: FakeSlack, client: WebClient) -> None:
-    channel_id = client.conversations_create(name="inc-9")["channel"]["id"]
-    ts = client.chat_postMessage(channel=channel_id, text="summary")["ts"]
-    client.pins_add(channel=channel_id, timestamp=ts)
+async def test_pins(fake: FakeSlack, client: AsyncWebClient) -> None:
+    channel_id = (await client.conversations_create(name="inc-9"))["channel"]["id"]
+    ts = (await client.chat_postMessage(channel=channel_id, text="summary"))["ts"]
+    await client.pins_add(channel=channel_id, timestamp=ts)
     with pytest.raises(SlackApiError) as exc:
-        client.pins_add(channel=channel_id, timestamp=ts)
+        await client.pins_add(channel=channel_id, timestamp=ts)
     assert slack_error(exc) == "already_pinned"
-    assert [i["message"]["ts"] for i in client.pins_list(channel=channel_id)["items"]] == [ts]
-    client.pins_remove(channel=channel_id, timestamp=ts)
+    assert [i["message"]["ts"] for i in (await client.pins_list(channel=channel_id))["items"]] == [
+        ts
+    ]
+    await client.pins_remove(channel=channel_id, timestamp=ts)
     with pytest.raises(SlackApiError) as exc:
-        client.pins_remove(channel=channel_id, timestamp=ts)
+        await client.pins_remove(channel=channel_id, timestamp=ts)
     assert slack_error(exc) == "no_pin"
     assert fake.violations == []
 
 
-def test_history_newest_first_with_metadata_on_request(
-    fake: FakeSlack, client: WebClient
+async def test_history_newest_first_with_metadata_on_request(
+    fake: FakeSlack, client: AsyncWebClient
 ) -> None:
     channel_id = fake.add_channel("incidents", members=["U0WARBOT"])
-    first = client.chat_postMessage(channel=channel_id, text="one", metadata=METADATA)["ts"]
-    second = client.chat_postMessage(channel=channel_id, text="two")["ts"]
+    first = (await client.chat_postMessage(channel=channel_id, text="one", metadata=METADATA))["ts"]
+    second = (await client.chat_postMessage(channel=channel_id, text="two"))["ts"]
 
-    plain = client.conversations_history(channel=channel_id)["messages"]
+    plain = (await client.conversations_history(channel=channel_id))["messages"]
     assert [m["ts"] for m in plain] == [second, first]
     assert "metadata" not in plain[1]
-    rich = client.conversations_history(channel=channel_id, include_all_metadata=True)
+    rich = await client.conversations_history(channel=channel_id, include_all_metadata=True)
     assert rich["messages"][1]["metadata"] == METADATA
 
-    page = client.conversations_history(channel=channel_id, limit=1)
+    page = await client.conversations_history(channel=channel_id, limit=1)
     assert [m["ts"] for m in page["messages"]] == [second] and page["has_more"]
     cursor = page["response_metadata"]["next_cursor"]
-    rest = client.conversations_history(channel=channel_id, limit=1, cursor=cursor)
+    rest = await client.conversations_history(channel=channel_id, limit=1, cursor=cursor)
     assert [m["ts"] for m in rest["messages"]] == [first]
     assert fake.violations == []
 
 
-def test_users_info(fake: FakeSlack, client: WebClient) -> None:
-    assert client.users_info(user="U01AAA")["user"]["name"] == "u01aaa"
+async def test_users_info(fake: FakeSlack, client: AsyncWebClient) -> None:
+    assert (await client.users_info(user="U01AAA"))["user"]["name"] == "u01aaa"
     with pytest.raises(SlackApiError) as exc:
-        client.users_info(user="nobody")
+        await client.users_info(user="nobody")
     assert slack_error(exc) == "user_not_found"
 
 
-def test_views(fake: FakeSlack, client: WebClient) -> None:
+async def test_views(fake: FakeSlack, client: AsyncWebClient) -> None:
     trigger = fake.trigger_id()
-    view = client.views_open(trigger_id=trigger, view=MODAL)["view"]
+    view = (await client.views_open(trigger_id=trigger, view=MODAL))["view"]
     assert view["id"].startswith("V") and view["callback_id"] == "declare"
     with pytest.raises(SlackApiError) as exc:
-        client.views_open(trigger_id=trigger, view=MODAL)
+        await client.views_open(trigger_id=trigger, view=MODAL)
     assert slack_error(exc) == "exchanged_trigger_id"
 
     too_long = MODAL | {"title": {"type": "plain_text", "text": "x" * 25}}
     with pytest.raises(SlackApiError):
-        client.views_update(view_id=view["id"], view=too_long)
+        await client.views_update(view_id=view["id"], view=too_long)
     assert fake.violations[-1].startswith("views.update: view(modal)/title")
     assert len(fake.violations) == 2
 
@@ -383,11 +417,12 @@ async def test_socket_request_async_and_missing_ack(fake: FakeSlack) -> None:
     from websockets.asyncio.client import connect
 
     async with connect(fake.base_url.replace("http", "ws") + "/socket") as ws:
-        hello = json.loads(await ws.recv())
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert hello["type"] == "hello"
         assert hello["connection_info"] == {"app_id": "A0WARROOM"}
-        pending = fake.socket_request_async("events_api", {"event": {"type": "app_mention"}})
-        request = json.loads(await ws.recv())
+        event = {"event": {"type": "app_mention"}}
+        pending = asyncio.create_task(fake.socket_request_async("events_api", event))
+        request = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert request["type"] == "events_api" and request["accepts_response_payload"]
         await ws.send(json.dumps({"envelope_id": request["envelope_id"]}))
         assert (await pending)["envelope_id"] == request["envelope_id"]
@@ -397,15 +432,30 @@ async def test_socket_request_async_and_missing_ack(fake: FakeSlack) -> None:
     assert fake.violations == ["socket mode: interactive envelope not acked within 0.2s"]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("aiohttp") is None, reason="slack_sdk's AsyncWebClient needs aiohttp"
-)
-async def test_async_web_client(fake: FakeSlack) -> None:
-    from slack_sdk.web.async_client import AsyncWebClient
+async def test_async_socket_mode_client_round_trip(fake: FakeSlack) -> None:
+    """The async client Bolt's AsyncSocketModeHandler builds on, on the test's own loop."""
+    received: list[SocketModeRequest] = []
 
-    client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
-    channel_id = (await client.conversations_create(name="inc-async"))["channel"]["id"]
-    await client.chat_postMessage(channel=channel_id, text="hi", blocks=[SECTION])
-    history: dict[str, Any] = (await client.conversations_history(channel=channel_id)).data  # type: ignore[assignment]
-    assert history["messages"][0]["blocks"] == [SECTION]
+    async def listener(client: AsyncSocketModeClient, request: SocketModeRequest) -> None:
+        received.append(request)
+        await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+
+    web = AsyncWebClient(base_url=fake.api_url)
+    client = AsyncSocketModeClient(app_token="xapp-1-test", web_client=web)
+    client.socket_mode_request_listeners.append(listener)  # type: ignore[arg-type]
+    await client.connect()  # type: ignore[no-untyped-call]
+    try:
+        payload = {"type": "view_submission", "view": {"callback_id": "declare"}}
+        ack = await fake.socket_request_async("interactive", payload)
+        assert ack == {"envelope_id": received[0].envelope_id}
+        assert fake.calls_to("apps.connections.open")[0].token == "xapp-1-test"
+
+        # Slack asks for a reconnect now and then: the client fetches a new URL and moves over.
+        await asyncio.to_thread(fake.socket_disconnect)
+        assert await asyncio.to_thread(fake.socket_connected.wait, 5)
+        assert len(fake.calls_to("apps.connections.open")) == 2
+        await fake.socket_request_async("events_api", {"event": {"type": "app_mention"}})
+        assert len(received) == 2
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]
     assert fake.violations == []

@@ -195,7 +195,7 @@ async def test_a_crashed_workers_lease_expires_and_another_delivers(harness: Har
     assert [d.kind for d in crashed] == ["open_channel"]
     other = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
     assert await other.drain() == 0  # the lease still holds
-    harness.clock.advance(seconds=91)
+    harness.clock.advance(seconds=16)
     assert await other.drain() == 5
     channel = harness.chat.channel_named("inc-1-checkout-errors")
     assert channel is not None and len(channel.messages) == 1
@@ -225,3 +225,12 @@ async def test_name_taken_is_a_distinct_error() -> None:
     await chat.open_channel(name="x", private=False)
     with pytest.raises(NameTaken):
         await chat.open_channel(name="x", private=False)
+
+
+async def test_a_single_owner_frees_stale_leases_at_start(harness: Harness) -> None:
+    await harness.service.declare(sev2())
+    await harness.worker._claim_heads()  # claimed by a process that then crashed
+    restarted = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
+    assert await restarted.drain() == 0
+    await restarted.release_all_leases()
+    assert await restarted.drain() == 5
