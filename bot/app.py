@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -150,6 +151,10 @@ def _lifespan(warroom: Warroom) -> Any:
             socket_mode = AsyncSocketModeHandler(warroom.bolt, settings.slack_app_token)
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("Socket Mode connected")
+        # Everything built so far lives as long as the process: keep it out of the cyclic
+        # garbage collector, whose full passes over it would otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -160,6 +165,6 @@ def _lifespan(warroom: Warroom) -> Any:
             for task in warroom.background:
                 task.cancel()
             await asyncio.gather(*warroom.background, return_exceptions=True)
-            await warroom.db.dispose()
+            warroom.db.dispose()
 
     return lifespan

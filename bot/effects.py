@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.cards import announcement, card_marker, incident_card
@@ -17,6 +18,7 @@ from bot.outbox import DeliveryKind, Effect
 from bot.policy import Policy
 from bot.render import Renderer
 from bot.storage import Database
+from bot.timeline import entries_of
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +45,20 @@ class ChatEffects:
         }
 
     async def _incident(self, incident_id: int) -> Incident:
-        async with self._db.session() as session:
-            incident = await session.get(Incident, incident_id)
+        incident = await self._db.transaction(lambda session: session.get(Incident, incident_id))
         if incident is None:
             raise ChatError("incident_missing", retryable=False, detail=str(incident_id))
         return incident
 
     async def _save(self, incident_id: int, **values: object) -> None:
-        async with self._db.session() as session:
-            await session.execute(
+        def write(session: Session) -> None:
+            session.execute(
                 update(Incident)
                 .where(col(Incident.id) == incident_id)
                 .values(version=col(Incident.version) + 1, **values)
             )
-            await session.commit()
+
+        await self._db.transaction(write)
 
     @staticmethod
     def _channel_of(incident: Incident) -> str:
@@ -140,8 +142,4 @@ class ChatEffects:
             return None
 
     async def _timeline(self, incident_id: int) -> list[TimelineEntry]:
-        async with self._db.session() as session:
-            rows = await session.scalars(
-                select(TimelineEntry).where(col(TimelineEntry.incident_id) == incident_id)
-            )
-            return list(rows)
+        return await self._db.transaction(lambda session: entries_of(session, incident_id))

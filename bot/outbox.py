@@ -1,9 +1,10 @@
 """The outbox: chat effects stored with the change that owes them, delivered until they land.
 
 A delivery is claimed with a lease, so several processes on one Postgres never run the
-same one twice at once and a crashed process's claims expire. Deliveries of one incident
-run in order (the card needs its channel); a failure delays that incident's queue with
-exponential backoff, or exactly as long as the platform's `Retry-After` asks.
+same one twice at once, and a crashed process's claims expire (leases are short and
+renewed while an effect runs). Deliveries of one incident run in order (the card needs
+its channel); a failure delays that incident's queue with exponential backoff, or exactly
+as long as the platform's `Retry-After` asks. Other incidents proceed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from bot.chat.base import ChatError
@@ -30,7 +30,6 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
-# Short, and renewed while an effect runs: a crashed process's claims free up quickly.
 DEFAULT_LEASE = timedelta(seconds=15)
 
 
@@ -46,29 +45,52 @@ Effect = Callable[[Delivery], Awaitable[None]]
 
 
 def enqueue(
-    session: AsyncSession,
+    session: Session,
     *,
     incident_id: int,
-    kind: DeliveryKind,
-    payload: Mapping[str, Any],
+    owed: Iterable[tuple[DeliveryKind, Mapping[str, Any]]],
     now: datetime,
 ) -> None:
-    """Owe a chat effect; it is delivered once the caller's transaction commits."""
-    session.add(
-        Delivery(
-            incident_id=incident_id,
-            kind=kind.value,
-            payload=dict(payload),
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
+    """Owe chat effects, in order; they are delivered once the caller's transaction commits."""
+    rows = [
+        {
+            "incident_id": incident_id,
+            "kind": kind.value,
+            "payload": dict(payload),
+            "state": DeliveryState.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for kind, payload in owed
+    ]
+    if rows:
+        session.execute(insert(Delivery), rows)
 
 
 def backoff(attempts: int, *, jitter: float = 0.2) -> timedelta:
     """1s, 2s, 4s … capped at five minutes, spread a little so retries don't stampede."""
     base = min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF.total_seconds())
     return timedelta(seconds=base * random.uniform(1 - jitter, 1 + jitter))
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now)
+
+
+def _head_of_queue(now: datetime) -> ColumnElement[bool]:
+    """Due, unleased, and first in its incident's queue."""
+    earlier = aliased(Delivery)
+    return and_(
+        col(Delivery.state) == DeliveryState.PENDING,
+        col(Delivery.next_attempt_at) <= now,
+        _lease_free(now),
+        ~exists().where(
+            col(earlier.incident_id) == col(Delivery.incident_id),
+            col(earlier.state) == DeliveryState.PENDING,
+            col(earlier.id) < col(Delivery.id),
+        ),
+    )
 
 
 class DeliveryWorker:
@@ -81,13 +103,13 @@ class DeliveryWorker:
         effects: Mapping[str, Effect],
         clock: Clock,
         lease: timedelta = DEFAULT_LEASE,
-        concurrency: int = 16,
+        concurrency: int = 8,
         batch_size: int = 64,
     ) -> None:
         self._db = db
         self._effects = effects
         self._clock = clock
-        self._lease = lease
+        self._lease_time = lease
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
@@ -111,61 +133,42 @@ class DeliveryWorker:
         async with self._draining:
             landed = 0
             while True:
-                claimed = await self._claim_heads()
+                claimed = await self._db.transaction(self._claim_heads)
                 if not claimed:
                     return landed
                 results = await asyncio.gather(*(self._run_chain(d) for d in claimed))
                 landed += sum(results)
 
-    def _head_of_queue_filter(self, now: datetime) -> ColumnElement[bool]:
-        """Due, unleased, and first in its incident's queue."""
-        earlier = aliased(Delivery)
-        return and_(
-            col(Delivery.state) == DeliveryState.PENDING,
-            col(Delivery.next_attempt_at) <= now,
-            _lease_free(now),
-            ~exists().where(
-                col(earlier.incident_id) == col(Delivery.incident_id),
-                col(earlier.state) == DeliveryState.PENDING,
-                col(earlier.id) < col(Delivery.id),
-            ),
+    def _claim_heads(self, session: Session) -> list[Delivery]:
+        now = self._clock()
+        candidates = (
+            select(col(Delivery.id))
+            .where(_head_of_queue(now))
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
         )
+        ids = [int(i) for i in session.scalars(candidates) if i is not None]
+        return [d for d in (self._lease(session, i, now) for i in ids) if d is not None]
 
-    async def _claim_heads(self) -> list[Delivery]:
-        now = self._clock()
-        async with self._db.session() as session:
-            candidates = (
-                select(col(Delivery.id))
-                .where(self._head_of_queue_filter(now))
-                .order_by(col(Delivery.next_attempt_at))
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            ids = [int(i) for i in (await session.execute(candidates)).scalars() if i is not None]
-            claimed = [d for d in [await self._lease_one(session, i, now) for i in ids] if d]
-            await session.commit()
-        return claimed
-
-    async def _claim_next(self, incident_id: int) -> Delivery | None:
-        now = self._clock()
-        async with self._db.session() as session:
+    def _claim_next_of(self, incident_id: int) -> Callable[[Session], Delivery | None]:
+        def claim(session: Session) -> Delivery | None:
+            now = self._clock()
             candidate = (
                 select(col(Delivery.id))
-                .where(col(Delivery.incident_id) == incident_id, self._head_of_queue_filter(now))
-                .order_by(col(Delivery.id))
+                .where(col(Delivery.incident_id) == incident_id, _head_of_queue(now))
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
-            delivery_id = (await session.execute(candidate)).scalar_one_or_none()
-            claimed = await self._lease_one(session, delivery_id, now) if delivery_id else None
-            await session.commit()
-        return claimed
+            delivery_id = session.scalar(candidate)
+            return self._lease(session, delivery_id, now) if delivery_id is not None else None
 
-    async def _lease_one(
-        self, session: AsyncSession, delivery_id: int, now: datetime
-    ) -> Delivery | None:
-        """Take the lease if nobody holds it: a compare-and-set that works on any database."""
-        result = await session.execute(
+        return claim
+
+    def _lease(self, session: Session, delivery_id: int, now: datetime) -> Delivery | None:
+        """Take the lease if nobody holds it: a compare-and-set that works on any database
+        (on Postgres the row is also locked by the SELECT … SKIP LOCKED before it)."""
+        leased: Delivery | None = session.scalar(
             update(Delivery)
             .where(
                 col(Delivery.id) == delivery_id,
@@ -174,12 +177,11 @@ class DeliveryWorker:
             )
             .values(
                 lease_owner=self.owner,
-                lease_until=now + self._lease,
+                lease_until=now + self._lease_time,
                 attempts=col(Delivery.attempts) + 1,
             )
             .returning(Delivery)
         )
-        leased: Delivery | None = result.scalar_one_or_none()
         return leased
 
     async def _run_chain(self, delivery: Delivery | None) -> int:
@@ -191,7 +193,7 @@ class DeliveryWorker:
             if not ok:
                 break
             landed += 1
-            delivery = await self._claim_next(delivery.incident_id)
+            delivery = await self._db.transaction(self._claim_next_of(delivery.incident_id))
         return landed
 
     async def _run_one(self, delivery: Delivery) -> bool:
@@ -220,71 +222,61 @@ class DeliveryWorker:
             return False
         finally:
             heartbeat.cancel()
-        await self._finish(delivery)
+        await self._update_own(delivery, state=DeliveryState.DONE, done_at=self._clock())
         return True
+
+    async def _release(self, delivery: Delivery, *, error: str, delay: timedelta) -> None:
+        await self._update_own(
+            delivery, next_attempt_at=self._clock() + delay, last_error=error[:2000]
+        )
+
+    async def _update_own(self, delivery: Delivery, **values: Any) -> None:
+        """Change a delivery this worker holds, giving its lease back."""
+
+        def write(session: Session) -> None:
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
+                .values(lease_owner=None, lease_until=None, **values)
+            )
+
+        await self._db.transaction(write)
 
     async def _keep_lease(self, delivery: Delivery) -> None:
         """Renew the lease while a slow call (retries, Retry-After) is still running."""
+
+        def renew(session: Session) -> None:
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
+                .values(lease_until=self._clock() + self._lease_time)
+            )
+
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            async with self._db.session() as session:
-                await session.execute(
-                    update(Delivery)
-                    .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
-                    .values(lease_until=self._clock() + self._lease)
-                )
-                await session.commit()
+            await asyncio.sleep(self._lease_time.total_seconds() / 3)
+            await self._db.transaction(renew)
 
     async def release_all_leases(self) -> None:
         """Free every claim: only for a database this process owns alone (SQLite), at start,
         so work a crashed predecessor had claimed resumes at once."""
-        async with self._db.session() as session:
-            await session.execute(
+
+        def release(session: Session) -> None:
+            session.execute(
                 update(Delivery)
                 .where(col(Delivery.state) == DeliveryState.PENDING)
                 .values(lease_owner=None, lease_until=None)
             )
-            await session.commit()
 
-    async def _finish(self, delivery: Delivery) -> None:
-        async with self._db.session() as session:
-            await session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
-                .values(
-                    state=DeliveryState.DONE,
-                    done_at=self._clock(),
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
-            await session.commit()
-
-    async def _release(self, delivery: Delivery, *, error: str, delay: timedelta) -> None:
-        async with self._db.session() as session:
-            await session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
-                .values(
-                    next_attempt_at=self._clock() + delay,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=error[:2000],
-                )
-            )
-            await session.commit()
-
-
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now)
+        await self._db.transaction(release)
 
 
 async def pending_count(db: Database) -> int:
-    async with db.session() as session:
-        count = await session.scalar(
+    def count(session: Session) -> int:
+        total = session.scalar(
             select(func.count())
             .select_from(Delivery)
             .where(col(Delivery.state) == DeliveryState.PENDING)
         )
-        return int(count or 0)
+        return int(total or 0)
+
+    return await db.transaction(count, urgent=True)

@@ -6,19 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.orm import Session
 
 from bot.channel_names import build_channel_name
 from bot.clock import Clock
 from bot.incident import Status
 from bot.markdown import single_line
-from bot.models import Incident, IncidentCounter, TimelineKind
+from bot.models import Incident, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import Policy
-from bot.storage import Database
-from bot.timeline import new_entry
+from bot.storage import Database, next_incident_number
+from bot.timeline import record
 
 MAX_TITLE_LENGTH = 200
 
@@ -73,10 +71,10 @@ class IncidentService:
                 f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
             )
         now = self._clock()
-        async with self._db.session() as session:
-            number = await _next_number(session)
+
+        def store(session: Session) -> Incident:
             incident = Incident(
-                number=number,
+                number=next_incident_number(session),
                 title=title,
                 severity=level.name,
                 impact=single_line(declaration.impact),
@@ -88,49 +86,29 @@ class IncidentService:
                 next_update_at=now + level.update_every if level.update_every else None,
             )
             session.add(incident)
-            await session.flush()
+            session.flush()
             assert incident.id is not None
-            session.add(
-                new_entry(
-                    incident_id=incident.id,
-                    kind=TimelineKind.DECLARED,
-                    at=now,
-                    actor=declaration.declared_by,
-                    data={"severity": level.name, "private": declaration.private},
-                )
+            record(
+                session,
+                incident_id=incident.id,
+                kind=TimelineKind.DECLARED,
+                at=now,
+                actor=declaration.declared_by,
+                data={"severity": level.name, "private": declaration.private},
             )
-            channel_name = self.channel_name_for(number=number, title=title, severity=level.name)
+            name = self.channel_name_for(number=incident.number, title=title, severity=level.name)
             owed: list[tuple[DeliveryKind, dict[str, object]]] = [
-                (DeliveryKind.OPEN_CHANNEL, {"name": channel_name}),
+                (DeliveryKind.OPEN_CHANNEL, {"name": name}),
                 (DeliveryKind.INVITE, {"users": [declaration.declared_by]}),
                 (DeliveryKind.POST_CARD, {}),
                 (DeliveryKind.PIN_CARD, {}),
             ]
             if self._announce_channel and not declaration.private:
                 owed.append((DeliveryKind.ANNOUNCE, {"channel": self._announce_channel}))
-            for kind, payload in owed:
-                enqueue(session, incident_id=incident.id, kind=kind, payload=payload, now=now)
-            await session.commit()
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            return incident
+
+        # Urgent: someone is waiting for the answer, ahead of background deliveries.
+        incident = await self._db.transaction(store, urgent=True)
         self._on_commit()
         return incident
-
-
-async def _next_number(session: AsyncSession) -> int:
-    """Hand out the next incident number.
-
-    The counter row is locked by the UPDATE until this transaction ends, so concurrent
-    declarations (and several processes on Postgres) queue for it instead of racing; a
-    transaction that rolls back returns its number, and gaps are harmless anyway.
-    """
-    statement = (
-        update(IncidentCounter)
-        .where(col(IncidentCounter.scope) == "incident")
-        .values(last_number=col(IncidentCounter.last_number) + 1)
-        .returning(col(IncidentCounter.last_number))
-    )
-    number = (await session.execute(statement)).scalar_one_or_none()
-    if number is None:  # a database created without the migration's seed row
-        session.add(IncidentCounter(scope="incident", last_number=1))
-        await session.flush()
-        return 1
-    return int(number)

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
 from bot.markdown import Trusted, escape_markdown
 from bot.models import TimelineEntry, TimelineKind
 
@@ -19,7 +23,8 @@ class TimelineLine:
     markdown: Trusted
 
 
-def new_entry(
+def record(
+    session: Session,
     *,
     incident_id: int,
     kind: TimelineKind,
@@ -27,10 +32,30 @@ def new_entry(
     actor: str | None,
     text: str = "",
     data: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    return TimelineEntry(
-        incident_id=incident_id, kind=kind, at=at, actor=actor, text=text, data=data or {}
+) -> None:
+    """Add an entry within the caller's transaction (a plain insert: nothing reads it back)."""
+    session.execute(
+        insert(TimelineEntry),
+        [
+            {
+                "incident_id": incident_id,
+                "kind": kind,
+                "at": at,
+                "actor": actor,
+                "text": text,
+                "data": data or {},
+            }
+        ],
     )
+
+
+def entries_of(session: Session, incident_id: int) -> list[TimelineEntry]:
+    rows = session.scalars(
+        select(TimelineEntry)
+        .where(col(TimelineEntry.incident_id) == incident_id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    return list(rows)
 
 
 def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:

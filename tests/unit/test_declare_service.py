@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.chat.base import ChatError, NameTaken
 from bot.chat.fake import FakeChat
@@ -22,6 +24,8 @@ from bot.service import Declaration, IncidentService, InvalidRequest
 from bot.storage import Database
 from tests.conftest import SteppingClock
 
+T = TypeVar("T")
+
 
 @dataclass
 class Harness:
@@ -31,17 +35,19 @@ class Harness:
     worker: DeliveryWorker
     clock: SteppingClock
 
+    async def all(self, model: type[T], order: Any) -> list[T]:
+        return await self.db.transaction(
+            lambda session: list(session.scalars(select(model).order_by(order)))
+        )
+
     async def incidents(self) -> list[Incident]:
-        async with self.db.session() as session:
-            return list(await session.scalars(select(Incident).order_by(Incident.number)))
+        return await self.all(Incident, Incident.number)
 
     async def deliveries(self) -> list[Delivery]:
-        async with self.db.session() as session:
-            return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+        return await self.all(Delivery, Delivery.id)
 
     async def timeline(self) -> list[TimelineEntry]:
-        async with self.db.session() as session:
-            return list(await session.scalars(select(TimelineEntry)))
+        return await self.all(TimelineEntry, TimelineEntry.id)
 
 
 @pytest.fixture
@@ -54,7 +60,7 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
     worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
     service = IncidentService(db=db, policy=policy, clock=clock, announce_channel="C0ANNOUNCE")
     yield Harness(db, chat, service, worker, clock)
-    await db.dispose()
+    db.dispose()
 
 
 def sev2(title: str = "Checkout errors", **kwargs: object) -> Declaration:
@@ -191,7 +197,7 @@ async def test_an_incidents_queue_waits_for_its_head_but_others_proceed(harness:
 
 async def test_a_crashed_workers_lease_expires_and_another_delivers(harness: Harness) -> None:
     await harness.service.declare(sev2())
-    crashed = await harness.worker._claim_heads()  # claimed, then the process died
+    crashed = await harness.db.transaction(harness.worker._claim_heads)  # then it died
     assert [d.kind for d in crashed] == ["open_channel"]
     other = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
     assert await other.drain() == 0  # the lease still holds
@@ -203,12 +209,13 @@ async def test_a_crashed_workers_lease_expires_and_another_delivers(harness: Har
 
 async def test_unknown_delivery_kinds_are_kept_not_dropped(harness: Harness) -> None:
     await harness.service.declare(sev2())
-    async with harness.db.session() as session:
-        first = (await session.scalars(select(Delivery).order_by(Delivery.id))).first()
+
+    def rename_first(session: Session) -> None:
+        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
         assert first is not None
         first.kind = "from_a_newer_version"
-        session.add(first)
-        await session.commit()
+
+    await harness.db.transaction(rename_first)
     assert await harness.worker.drain() == 0
     (kept, *_) = await harness.deliveries()
     assert kept.state is DeliveryState.PENDING and kept.last_error is not None
@@ -229,7 +236,7 @@ async def test_name_taken_is_a_distinct_error() -> None:
 
 async def test_a_single_owner_frees_stale_leases_at_start(harness: Harness) -> None:
     await harness.service.declare(sev2())
-    await harness.worker._claim_heads()  # claimed by a process that then crashed
+    await harness.db.transaction(harness.worker._claim_heads)  # then that process crashed
     restarted = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
     assert await restarted.drain() == 0
     await restarted.release_all_leases()

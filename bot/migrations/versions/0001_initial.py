@@ -60,6 +60,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scope"),
     )
     op.bulk_insert(counter, [{"scope": "incident", "last_number": 0}])
+    if op.get_bind().dialect.name == "postgresql":
+        # Postgres numbers incidents from a sequence: concurrent declarations never queue.
+        op.execute("CREATE SEQUENCE incident_number_seq")
     op.create_table(
         "delivery",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -126,6 +129,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE incident_number_seq")
     with op.batch_alter_table("timeline_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_timeline_incident_at")
 
