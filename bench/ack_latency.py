@@ -63,7 +63,7 @@ FAKE_SLACK_PROCESS = """
 import json, sys
 from pathlib import Path
 from tests.support.fake_slack import FakeSlack
-with FakeSlack(Path(sys.argv[1])) as fake:
+with FakeSlack(Path(sys.argv[1]), validate=False) as fake:
     fake.add_channel("incidents", channel_id="C0ANNOUNCE")
     print(json.dumps({"api_url": fake.api_url, "base_url": fake.base_url}), flush=True)
     sys.stdin.read()  # serve until the benchmark closes our stdin

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Table
 from sqlmodel import Field, SQLModel
 
 from bot.clock import ensure_utc
@@ -82,6 +84,21 @@ class Incident(SQLModel, table=True):
     card_ref: str | None = Field(default=None, max_length=64)
     # Bumped on every change so concurrent writers notice each other (optimistic locking).
     version: int = Field(default=1)
+
+
+INCIDENT_TABLE: Table = SQLModel.metadata.tables["incident"]
+_INSERT_INCIDENT = INCIDENT_TABLE.insert().returning(INCIDENT_TABLE.c.id)
+
+
+def insert_incident(session: Session, **values: Any) -> Incident:
+    """Insert a new incident with one plain statement and return it.
+
+    Declaring sits on the path of a person waiting for Slack's answer: a direct INSERT …
+    RETURNING costs a fraction of the ORM's unit-of-work flush.
+    """
+    values.setdefault("version", 1)
+    incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
+    return Incident(id=incident_id, **values)
 
 
 class TimelineKind(StrEnum):

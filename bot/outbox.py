@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.chat.base import ChatError
 from bot.clock import Clock
-from bot.models import Delivery, DeliveryState
+from bot.models import Delivery, DeliveryState, UTCDateTime
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def enqueue(
         for kind, payload in owed
     ]
     if rows:
-        session.execute(insert(Delivery), rows)
+        session.connection().execute(_INSERT_DELIVERY, rows)
 
 
 def backoff(attempts: int, *, jitter: float = 0.2) -> timedelta:
@@ -74,23 +74,56 @@ def backoff(attempts: int, *, jitter: float = 0.2) -> timedelta:
     return timedelta(seconds=base * random.uniform(1 - jitter, 1 + jitter))
 
 
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now)
-
-
-def _head_of_queue(now: datetime) -> ColumnElement[bool]:
-    """Due, unleased, and first in its incident's queue."""
-    earlier = aliased(Delivery)
-    return and_(
+_INSERT_DELIVERY = SQLModel.metadata.tables["delivery"].insert()
+# Statements are built once, with bound parameters, so SQLAlchemy compiles each only once.
+_NOW = bindparam("now", type_=UTCDateTime())
+_LEASE_FREE = or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < _NOW)
+_EARLIER = aliased(Delivery)
+# Due, unleased, and first in its incident's queue.
+_DUE_HEADS = (
+    select(col(Delivery.id))
+    .where(
         col(Delivery.state) == DeliveryState.PENDING,
-        col(Delivery.next_attempt_at) <= now,
-        _lease_free(now),
+        col(Delivery.next_attempt_at) <= _NOW,
+        _LEASE_FREE,
         ~exists().where(
-            col(earlier.incident_id) == col(Delivery.incident_id),
-            col(earlier.state) == DeliveryState.PENDING,
-            col(earlier.id) < col(Delivery.id),
+            col(_EARLIER.incident_id) == col(Delivery.incident_id),
+            col(_EARLIER.state) == DeliveryState.PENDING,
+            col(_EARLIER.id) < col(Delivery.id),
         ),
     )
+    .order_by(col(Delivery.next_attempt_at))
+    .limit(bindparam("batch"))
+    .with_for_update(skip_locked=True)
+)
+# The first pending delivery of one incident (due or not: its order decides).
+_FIRST_PENDING_OF = (
+    select(col(Delivery.id))
+    .where(
+        col(Delivery.incident_id) == bindparam("incident_id"),
+        col(Delivery.state) == DeliveryState.PENDING,
+    )
+    .order_by(col(Delivery.id))
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+# Take a lease if nobody holds it: a compare-and-set that works on any database (on
+# Postgres the row is also locked by the SELECT … SKIP LOCKED before it).
+_TAKE_LEASE = (
+    update(Delivery)
+    .where(
+        col(Delivery.id) == bindparam("delivery_id"),
+        col(Delivery.state) == DeliveryState.PENDING,
+        col(Delivery.next_attempt_at) <= _NOW,
+        _LEASE_FREE,
+    )
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("lease_until", type_=_NOW.type),
+        attempts=col(Delivery.attempts) + 1,
+    )
+    .returning(Delivery)
+)
 
 
 class DeliveryWorker:
@@ -141,48 +174,32 @@ class DeliveryWorker:
 
     def _claim_heads(self, session: Session) -> list[Delivery]:
         now = self._clock()
-        candidates = (
-            select(col(Delivery.id))
-            .where(_head_of_queue(now))
-            .order_by(col(Delivery.next_attempt_at))
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        ids = [int(i) for i in session.scalars(candidates) if i is not None]
+        found = session.scalars(_DUE_HEADS, {"now": now, "batch": self._batch_size})
+        ids = [int(delivery_id) for delivery_id in found if delivery_id is not None]
         return [d for d in (self._lease(session, i, now) for i in ids) if d is not None]
 
-    def _claim_next_of(self, incident_id: int) -> Callable[[Session], Delivery | None]:
-        def claim(session: Session) -> Delivery | None:
-            now = self._clock()
-            candidate = (
-                select(col(Delivery.id))
-                .where(col(Delivery.incident_id) == incident_id, _head_of_queue(now))
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            delivery_id = session.scalar(candidate)
-            return self._lease(session, delivery_id, now) if delivery_id is not None else None
-
-        return claim
-
     def _lease(self, session: Session, delivery_id: int, now: datetime) -> Delivery | None:
-        """Take the lease if nobody holds it: a compare-and-set that works on any database
-        (on Postgres the row is also locked by the SELECT … SKIP LOCKED before it)."""
         leased: Delivery | None = session.scalar(
-            update(Delivery)
-            .where(
-                col(Delivery.id) == delivery_id,
-                col(Delivery.state) == DeliveryState.PENDING,
-                _lease_free(now),
-            )
-            .values(
-                lease_owner=self.owner,
-                lease_until=now + self._lease_time,
-                attempts=col(Delivery.attempts) + 1,
-            )
-            .returning(Delivery)
+            _TAKE_LEASE,
+            {
+                "delivery_id": delivery_id,
+                "now": now,
+                "owner": self.owner,
+                "lease_until": now + self._lease_time,
+            },
         )
         return leased
+
+    def _finish_and_claim_next(self, done: Delivery) -> Callable[[Session], Delivery | None]:
+        """One transaction: record `done` as delivered and lease its incident's next one."""
+
+        def work(session: Session) -> Delivery | None:
+            now = self._clock()
+            self._write_own(session, done, state=DeliveryState.DONE, done_at=now)
+            next_id = session.scalar(_FIRST_PENDING_OF, {"incident_id": done.incident_id})
+            return None if next_id is None else self._lease(session, next_id, now)
+
+        return work
 
     async def _run_chain(self, delivery: Delivery | None) -> int:
         """Run an incident's deliveries in order until one fails or none is due."""
@@ -193,7 +210,7 @@ class DeliveryWorker:
             if not ok:
                 break
             landed += 1
-            delivery = await self._db.transaction(self._claim_next_of(delivery.incident_id))
+            delivery = await self._db.transaction(self._finish_and_claim_next(delivery))
         return landed
 
     async def _run_one(self, delivery: Delivery) -> bool:
@@ -222,7 +239,6 @@ class DeliveryWorker:
             return False
         finally:
             heartbeat.cancel()
-        await self._update_own(delivery, state=DeliveryState.DONE, done_at=self._clock())
         return True
 
     async def _release(self, delivery: Delivery, *, error: str, delay: timedelta) -> None:
@@ -231,16 +247,15 @@ class DeliveryWorker:
         )
 
     async def _update_own(self, delivery: Delivery, **values: Any) -> None:
+        await self._db.transaction(lambda session: self._write_own(session, delivery, **values))
+
+    def _write_own(self, session: Session, delivery: Delivery, **values: Any) -> None:
         """Change a delivery this worker holds, giving its lease back."""
-
-        def write(session: Session) -> None:
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
-                .values(lease_owner=None, lease_until=None, **values)
-            )
-
-        await self._db.transaction(write)
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery.id, col(Delivery.lease_owner) == self.owner)
+            .values(lease_owner=None, lease_until=None, **values)
+        )
 
     async def _keep_lease(self, delivery: Delivery) -> None:
         """Renew the lease while a slow call (retries, Retry-After) is still running."""

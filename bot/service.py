@@ -12,7 +12,7 @@ from bot.channel_names import build_channel_name
 from bot.clock import Clock
 from bot.incident import Status
 from bot.markdown import single_line
-from bot.models import Incident, TimelineKind
+from bot.models import Incident, TimelineKind, insert_incident
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import Policy
 from bot.storage import Database, next_incident_number
@@ -73,7 +73,8 @@ class IncidentService:
         now = self._clock()
 
         def store(session: Session) -> Incident:
-            incident = Incident(
+            incident = insert_incident(
+                session,
                 number=next_incident_number(session),
                 title=title,
                 severity=level.name,
@@ -85,8 +86,6 @@ class IncidentService:
                 started_at=now,
                 next_update_at=now + level.update_every if level.update_every else None,
             )
-            session.add(incident)
-            session.flush()
             assert incident.id is not None
             record(
                 session,

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
+
+from bot.transactions import TransactionRunner
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 T = TypeVar("T")
@@ -37,63 +35,6 @@ def sync_url(url: str) -> URL:
     raise UnsupportedDatabase(
         f"unsupported database {backend!r}: use sqlite:///path.db or postgresql+psycopg://…"
     )
-
-
-class _TransactionRunner:
-    """Threads that run whole transactions, most urgent first.
-
-    Each transaction is one hop off the event loop, not one per statement; on SQLite a
-    single thread makes writers take turns in order instead of sleeping on the file lock
-    in coarse steps. Urgent work (a person waiting for an answer) jumps the queue ahead of
-    background deliveries.
-    """
-
-    def __init__(self, threads: int) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
-            queue.PriorityQueue()
-        )
-        self._order = itertools.count()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"warroom-db-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            _, _, job = self._queue.get()
-            if job is None:
-                return
-            job()
-
-    async def run(self, work: Callable[[], T], *, urgent: bool) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def job() -> None:
-            try:
-                result = work()
-            except BaseException as exc:  # handed to the awaiting coroutine, not lost
-                loop.call_soon_threadsafe(_settle, future, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
-
-        self._queue.put((0 if urgent else 1, next(self._order), job))
-        return await future
-
-    def stop(self) -> None:
-        for _ in self._threads:
-            self._queue.put((2, next(self._order), None))
-
-
-def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)  # type: ignore[arg-type]
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -131,14 +72,14 @@ class Database:
         self.engine: Engine = create_engine(sync_url(url), **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._runner = _TransactionRunner(1 if self.is_sqlite else threads)
+        # SQLite: one thread, so writers take turns in order instead of sleeping on the
+        # file lock in coarse steps (up to 100 ms) before trying again.
+        self._runner = TransactionRunner(self.engine, threads=1 if self.is_sqlite else threads)
 
     async def transaction(self, work: Callable[[Session], T], *, urgent: bool = False) -> T:
-        def run() -> T:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                return work(session)
-
-        return await self._runner.run(run, urgent=urgent)
+        """Run `work(session)` in a transaction on a database thread; commit, or roll back
+        and raise. `urgent` is for a person waiting on the answer."""
+        return await self._runner.run(work, urgent=urgent)
 
     async def ping(self) -> None:
         await self.transaction(lambda session: session.execute(text("SELECT 1")), urgent=True)
@@ -156,13 +97,19 @@ def next_incident_number(session: Session) -> int:
     safe because a SQLite database has one writer at a time.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return int(session.execute(text("SELECT nextval('incident_number_seq')")).scalar_one())
-    number = session.execute(
-        text(
-            "UPDATE incident_counter SET last_number = last_number + 1 "
-            "WHERE scope = 'incident' RETURNING last_number"
+        return int(
+            session.connection().execute(text("SELECT nextval('incident_number_seq')")).scalar_one()
         )
-    ).scalar_one_or_none()
+    number = (
+        session.connection()
+        .execute(
+            text(
+                "UPDATE incident_counter SET last_number = last_number + 1 "
+                "WHERE scope = 'incident' RETURNING last_number"
+            )
+        )
+        .scalar_one_or_none()
+    )
     if number is None:
         raise RuntimeError("incident_counter has no row: run `warroom db upgrade`")
     return int(number)

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.markdown import Trusted, escape_markdown
 from bot.models import TimelineEntry, TimelineKind
 
 Mention = Callable[[str], str]
+_INSERT_ENTRY = SQLModel.metadata.tables["timeline_entry"].insert()
 
 
 @dataclass(frozen=True)
@@ -34,18 +35,16 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Add an entry within the caller's transaction (a plain insert: nothing reads it back)."""
-    session.execute(
-        insert(TimelineEntry),
-        [
-            {
-                "incident_id": incident_id,
-                "kind": kind,
-                "at": at,
-                "actor": actor,
-                "text": text,
-                "data": data or {},
-            }
-        ],
+    session.connection().execute(
+        _INSERT_ENTRY,
+        {
+            "incident_id": incident_id,
+            "kind": kind,
+            "at": at,
+            "actor": actor,
+            "text": text,
+            "data": data or {},
+        },
     )
 
 
