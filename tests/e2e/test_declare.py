@@ -203,3 +203,35 @@ def test_concurrent_declarations_get_distinct_numbers_and_channels(
         what="ten pinned cards",
     )
     assert count_rows(database_url, "incident") == 10
+
+
+def test_policy_file_sets_names_severities_and_announce_channel(
+    make_server: Any, slack: FakeSlack, tmp_path: Any
+) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        """
+severities:
+  - {name: P0, description: Everything down, aliases: [critical], response: 5m, update_every: 10m}
+  - {name: P1, description: Degraded, response: 30m, update_every: 20m}
+channel_name: "incident-{number}-{severity}-{slug}"
+announce_channel: C0GENERAL
+""",
+        encoding="utf-8",
+    )
+    server: WarroomServer = make_server(WARROOM_CONFIG=str(policy), WARROOM_ANNOUNCE_CHANNEL=None)
+    server.start()
+    sender = SlackSender(server, slack)
+    assert (
+        "unknown severity 'sev2'; use one of P0, P1"
+        in sender.command("declare sev2 x").json()["text"]
+    )
+    assert (
+        sender.command("declare critical Payments down")
+        .json()["text"]
+        .startswith("Declaring INC-1 (P0) Payments down")
+    )
+    _, card = pinned_card(slack, "incident-1-p0-payments-down")
+    assert "*Severity*: P0 (Everything down)" in section_text(card)
+    announce = wait_until(lambda: slack.channels["C0GENERAL"].messages, what="the announcement")
+    assert "*INC-1* declared (P0)" in section_text(announce[0])
