@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.chat.base import Message
-from bot.incident import incident_key
+from bot.durations import format_elapsed
+from bot.incident import Status, incident_key
 from bot.markdown import Trusted
 from bot.models import Incident, TimelineEntry
 from bot.policy import Policy
@@ -16,6 +17,9 @@ from bot.timeline import Mention, TimelineLine, lines
 
 CARD_TEMPLATE = "incident_active.md.j2"
 ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
+ALL_CLEAR_TEMPLATE = "all_clear.md.j2"
+# The runbook: hold the post-mortem within 24 hours of the resolution.
+POSTMORTEM_WITHIN = timedelta(hours=24)
 # The card shows the latest entries; the full timeline is one command away.
 CARD_TIMELINE_LINES = 10
 
@@ -33,6 +37,8 @@ class CardView:
     next_update_at: datetime | None
     timeline: list[TimelineLine]
     earlier_count: int
+    acknowledged: Trusted | None
+    resolution: str
 
 
 def card_marker(incident: Incident) -> str:
@@ -60,7 +66,16 @@ def card_view(
         next_update_at=incident.next_update_at if incident.status.is_open else None,
         timeline=shown,
         earlier_count=len(timeline) - len(shown),
+        acknowledged=_acknowledged(incident, mention),
+        resolution=incident.resolution if incident.status is Status.RESOLVED else "",
     )
+
+
+def _acknowledged(incident: Incident, mention: Mention) -> Trusted | None:
+    if incident.acknowledged_at is None:
+        return None
+    after = format_elapsed(incident.acknowledged_at - incident.started_at)
+    return Trusted(f"by {mention(incident.acknowledged_by or '')} after {after}")
 
 
 def incident_card(
@@ -77,6 +92,28 @@ def incident_card(
         markdown=renderer.render(CARD_TEMPLATE, card=view),
         fallback=f"{icon} {view.key} [{view.severity}] {view.title} · {view.status}",
         marker=card_marker(incident),
+    )
+
+
+def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
+    """The runbook's all-clear message for a resolved incident."""
+    key = incident_key(incident.number)
+    resolved_at = incident.resolved_at or incident.started_at
+    return Message(
+        markdown=renderer.render(
+            ALL_CLEAR_TEMPLATE,
+            key=key,
+            title=incident.title,
+            severity=incident.severity,
+            impact=incident.impact,
+            resolution=incident.resolution,
+            started_at=incident.started_at,
+            resolved_at=resolved_at,
+            duration=format_elapsed(resolved_at - incident.started_at),
+            postmortem_due=resolved_at + POSTMORTEM_WITHIN,
+        ),
+        fallback=f"✅ [RESOLVED] {key}: {incident.title}",
+        marker=f"all-clear:{key}:{int(resolved_at.timestamp())}",
     )
 
 

@@ -26,3 +26,17 @@ def format_duration(value: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def format_elapsed(elapsed: timedelta) -> str:
+    """`4 min`, `1 h 5 min`, `2 d 3 h`: how people say durations in a channel."""
+    minutes = max(int(elapsed.total_seconds() // 60), 0)
+    if minutes < 1:
+        return f"{max(int(elapsed.total_seconds()), 0)} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.cards import announcement, card_marker, incident_card
+from bot.cards import all_clear, announcement, card_marker, incident_card
 from bot.channel_names import alternative_name
-from bot.chat.base import ChatError, ChatPlatform, NameTaken
+from bot.chat.base import ChatError, ChatPlatform, Message, NameTaken
 from bot.models import Delivery, Incident, TimelineEntry
 from bot.outbox import DeliveryKind, Effect
 from bot.policy import Policy
@@ -42,6 +42,8 @@ class ChatEffects:
             DeliveryKind.POST_CARD.value: self.post_card,
             DeliveryKind.PIN_CARD.value: self.pin_card,
             DeliveryKind.ANNOUNCE.value: self.announce,
+            DeliveryKind.UPDATE_CARD.value: self.update_card,
+            DeliveryKind.POST_ALL_CLEAR.value: self.post_all_clear,
         }
 
     async def _incident(self, incident_id: int) -> Incident:
@@ -99,15 +101,34 @@ class ChatEffects:
         if delivery.attempts > 1:
             ref = await self._find_marked(channel_id, card_marker(incident))
         if ref is None:
-            message = incident_card(
-                incident,
-                await self._timeline(incident.id or 0),
-                policy=self._policy,
-                renderer=self._renderer,
-                mention=self._chat.user_mention,
-            )
-            ref = await self._chat.post(channel_id=channel_id, message=message)
+            ref = await self._chat.post(channel_id=channel_id, message=await self._card(incident))
         await self._save(incident.id or 0, card_ref=ref)
+
+    async def _card(self, incident: Incident) -> Message:
+        return incident_card(
+            incident,
+            await self._timeline(incident.id or 0),
+            policy=self._policy,
+            renderer=self._renderer,
+            mention=self._chat.user_mention,
+        )
+
+    async def update_card(self, delivery: Delivery) -> None:
+        """Edit the pinned card in place from the incident as stored now."""
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is None:
+            raise ChatError("card_not_posted_yet")
+        await self._chat.update(
+            channel_id=self._channel_of(incident),
+            message_ref=incident.card_ref,
+            message=await self._card(incident),
+        )
+
+    async def post_all_clear(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        await self._post_once(
+            self._channel_of(incident), all_clear(incident, renderer=self._renderer), delivery
+        )
 
     async def pin_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -123,14 +144,17 @@ class ChatEffects:
             renderer=self._renderer,
             channel_mention=self._chat.channel_mention(self._channel_of(incident)),
         )
+        await self._post_once(target, message, delivery)
+
+    async def _post_once(self, channel_id: str, message: Message, delivery: Delivery) -> None:
+        """Post, unless an earlier attempt of this delivery already did."""
         already_posted = (
             delivery.attempts > 1
             and message.marker is not None
-            and await self._find_marked(target, message.marker) is not None
+            and await self._find_marked(channel_id, message.marker) is not None
         )
-        if already_posted:
-            return
-        await self._chat.post(channel_id=target, message=message)
+        if not already_posted:
+            await self._chat.post(channel_id=channel_id, message=message)
 
     async def _find_marked(self, channel_id: str, marker: str) -> str | None:
         try:

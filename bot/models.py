@@ -78,8 +78,11 @@ class Incident(SQLModel, table=True):
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     next_update_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+    resolution: str = Field(default="", max_length=2000)
     # Filled in as chat effects land; the database stays the truth while they are pending.
-    channel_id: str | None = Field(default=None, max_length=64)
+    channel_id: str | None = Field(default=None, max_length=64, index=True)
     channel_name: str | None = Field(default=None, max_length=80)
     card_ref: str | None = Field(default=None, max_length=64)
     # Bumped on every change so concurrent writers notice each other (optimistic locking).
@@ -97,6 +100,7 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     RETURNING costs a fraction of the ORM's unit-of-work flush.
     """
     values.setdefault("version", 1)
+    values.setdefault("resolution", "")
     incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
     return Incident(id=incident_id, **values)
 

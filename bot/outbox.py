@@ -39,6 +39,8 @@ class DeliveryKind(StrEnum):
     POST_CARD = "post_card"
     PIN_CARD = "pin_card"
     ANNOUNCE = "announce"
+    UPDATE_CARD = "update_card"
+    POST_ALL_CLEAR = "post_all_clear"
 
 
 Effect = Callable[[Delivery], Awaitable[None]]

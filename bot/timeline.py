@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
+from bot.durations import format_elapsed
 from bot.markdown import Trusted, escape_markdown
 from bot.models import TimelineEntry, TimelineKind
 
@@ -69,6 +70,9 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
             line = f"Status {data.get('old', '?')} → {data.get('new', '?')} by {who}"
         case TimelineKind.SEVERITY_CHANGED:
             line = f"Severity {data.get('old', '?')} → {data.get('new', '?')} by {who}"
+        case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
+            after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
+            line = f"Acknowledged by {who} after {after}"
         case _:
             label = entry.kind.value.replace("_", " ").capitalize()
             line = f"{label} by {who}"

@@ -1,0 +1,249 @@
+"""Running an incident: acknowledge, status, severity, notes, resolve, reopen.
+
+Each use case locks the incident row for its transaction (Postgres: SELECT … FOR UPDATE;
+SQLite has one writer at a time), checks the change against the *current* state, bumps
+the row version, writes its timeline entry and queues the card refresh, all in one
+commit. Two people pressing Resolve at once therefore give one resolution and one
+"already resolved" answer, never two resolutions or a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.durations import format_elapsed
+from bot.incident import IllegalTransition, Status, incident_key, transition
+from bot.markdown import single_line
+from bot.models import Delivery, DeliveryState, Incident, TimelineKind
+from bot.outbox import DeliveryKind, enqueue
+from bot.policy import Policy
+from bot.storage import Database
+from bot.timeline import Mention, record
+
+MAX_NOTE_LENGTH = 3000
+
+
+class LifecycleError(ValueError):
+    """A change that cannot be made as asked; the message says why, for the person."""
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    """Which incident a command means: a number typed (INC-7), else the channel it came from."""
+
+    number: int | None = None
+    channel_id: str | None = None
+
+    def describe(self) -> str:
+        return incident_key(self.number) if self.number is not None else "this channel"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    incident: Incident
+    summary: str  # what happened, for the person who asked
+
+
+Change = Callable[[Session, Incident, datetime], str]
+
+
+class IncidentLifecycle:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: Policy,
+        clock: Clock,
+        mention: Mention = str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+        self._mention = mention
+        self._on_commit = on_commit
+
+    async def _apply(self, ref: IncidentRef, change: Change) -> Outcome:
+        now = self._clock()
+
+        def work(session: Session) -> Outcome:
+            incident = _locked(session, ref)
+            summary = change(session, incident, now)
+            incident.version += 1
+            assert incident.id is not None
+            enqueue(
+                session, incident_id=incident.id, owed=[(DeliveryKind.UPDATE_CARD, {})], now=now
+            )
+            session.flush()
+            return Outcome(incident, summary)
+
+        outcome = await self._db.transaction(work, urgent=True)
+        self._on_commit()
+        return outcome
+
+    async def acknowledge(self, ref: IncidentRef, *, actor: str) -> Outcome:
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if incident.acknowledged_at is not None:
+                by = self._mention(incident.acknowledged_by or "")
+                raise LifecycleError(f"{key} was already acknowledged by {by}")
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: nothing to acknowledge")
+            incident.acknowledged_at, incident.acknowledged_by = now, actor
+            waited = now - incident.started_at
+            _note(session, incident, TimelineKind.ACKNOWLEDGED, now, actor,
+                  data={"after_seconds": int(waited.total_seconds())})  # fmt: skip
+            return f"{key} acknowledged after {format_elapsed(waited)}"
+
+        return await self._apply(ref, change)
+
+    async def set_status(
+        self, ref: IncidentRef, *, actor: str, status: Status, note: str = ""
+    ) -> Outcome:
+        if status is Status.RESOLVED:
+            return await self.resolve(ref, actor=actor, resolution=note)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            old = incident.status
+            incident.status = _move(incident, status)
+            if old is Status.RESOLVED:  # back to work: the resolution no longer stands
+                incident.resolved_at, incident.resolution = None, ""
+                self._reset_cadence(incident, now)
+            _note(session, incident, TimelineKind.STATUS_CHANGED, now, actor, text=note,
+                  data={"old": old.label, "new": status.label})  # fmt: skip
+            return f"{incident_key(incident.number)} is now {status.label}"
+
+        return await self._apply(ref, change)
+
+    async def set_severity(self, ref: IncidentRef, *, actor: str, severity: str) -> Outcome:
+        level = self._policy.severity(severity)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if incident.severity == level.name:
+                raise LifecycleError(f"{key} is already {level.name}")
+            old, incident.severity = incident.severity, level.name
+            if incident.status.is_open and level.update_every is not None:
+                # A faster cadence brings the next update forward; a slower one never
+                # pushes back a deadline people were already told.
+                sooner = now + level.update_every
+                if incident.next_update_at is None or sooner < incident.next_update_at:
+                    incident.next_update_at = sooner
+            _note(session, incident, TimelineKind.SEVERITY_CHANGED, now, actor,
+                  data={"old": old, "new": level.name})  # fmt: skip
+            return f"{key} severity {old} → {level.name}"
+
+        return await self._apply(ref, change)
+
+    async def add_note(self, ref: IncidentRef, *, actor: str, text: str) -> Outcome:
+        text = text.strip()
+        if not text:
+            raise LifecycleError("a note needs some text")
+        if len(text) > MAX_NOTE_LENGTH:
+            raise LifecycleError(
+                f"the note is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
+            )
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            _note(session, incident, TimelineKind.NOTE, now, actor, text=text)
+            return f"Note added to {incident_key(incident.number)}'s timeline"
+
+        return await self._apply(ref, change)
+
+    async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
+        resolution = single_line(resolution)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            incident.status = _move(incident, Status.RESOLVED)
+            incident.resolved_at, incident.resolution = now, resolution
+            incident.next_update_at = None
+            _note(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
+            assert incident.id is not None
+            enqueue(
+                session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now
+            )
+            took = format_elapsed(now - incident.started_at)
+            return f"{incident_key(incident.number)} resolved after {took}"
+
+        return await self._apply(ref, change)
+
+    async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            incident.status = _move(incident, Status.INVESTIGATING)
+            incident.resolved_at, incident.resolution = None, ""
+            self._reset_cadence(incident, now)
+            _note(session, incident, TimelineKind.REOPENED, now, actor)
+            return f"{incident_key(incident.number)} reopened: back to Investigating"
+
+        return await self._apply(ref, change)
+
+    def _reset_cadence(self, incident: Incident, now: datetime) -> None:
+        cadence = self._policy.severity(incident.severity).update_every
+        incident.next_update_at = now + cadence if cadence else None
+
+
+def _locked(session: Session, ref: IncidentRef) -> Incident:
+    query = select(Incident).with_for_update()
+    if ref.number is not None:
+        query = query.where(col(Incident.number) == ref.number)
+    elif ref.channel_id is not None:
+        query = query.where(col(Incident.channel_id) == ref.channel_id)
+    else:
+        raise LifecycleError("name the incident, e.g. INC-7")
+    incident = session.scalars(query).first()
+    if incident is None:
+        if ref.number is not None:
+            raise LifecycleError(f"there is no {incident_key(ref.number)}")
+        raise LifecycleError(
+            "this is not an incident channel: run the command in one, or name the incident "
+            "(e.g. INC-7)"
+        )
+    return incident
+
+
+def _card_refresh_waiting(session: Session, incident_id: int) -> bool:
+    """A card refresh that has not started yet will render this change too.
+
+    The row is locked (SKIP LOCKED) so a worker cannot start it before this commit; one
+    a worker already holds is skipped, and a fresh refresh is queued instead.
+    """
+    waiting = session.scalar(
+        select(col(Delivery.id))
+        .where(
+            col(Delivery.incident_id) == incident_id,
+            col(Delivery.kind) == DeliveryKind.UPDATE_CARD.value,
+            col(Delivery.state) == DeliveryState.PENDING,
+            col(Delivery.lease_owner).is_(None),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return waiting is not None
+
+
+def _move(incident: Incident, target: Status) -> Status:
+    try:
+        return transition(incident.status, target)
+    except IllegalTransition as error:
+        raise LifecycleError(f"{incident_key(incident.number)}: {error}") from error
+
+
+def _note(
+    session: Session,
+    incident: Incident,
+    kind: TimelineKind,
+    now: datetime,
+    actor: str,
+    *,
+    text: str = "",
+    data: dict[str, object] | None = None,
+) -> None:
+    assert incident.id is not None
+    record(session, incident_id=incident.id, kind=kind, at=now, actor=actor, text=text, data=data)
