@@ -78,9 +78,11 @@ class IncidentLifecycle:
             summary = change(session, incident, now)
             incident.version += 1
             assert incident.id is not None
-            enqueue(
-                session, incident_id=incident.id, owed=[(DeliveryKind.UPDATE_CARD, {})], now=now
-            )
+            if not _card_refresh_waiting(session, incident.id):
+                owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                    (DeliveryKind.UPDATE_CARD, {})
+                ]
+                enqueue(session, incident_id=incident.id, owed=owed, now=now)
             session.flush()
             return Outcome(incident, summary)
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -14,59 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.chat.base import ChatError, NameTaken
 from bot.chat.fake import FakeChat
-from bot.effects import ChatEffects
 from bot.incident import Status
-from bot.models import Delivery, DeliveryState, Incident, TimelineEntry, TimelineKind
+from bot.models import Delivery, DeliveryState, TimelineKind
 from bot.outbox import DeliveryWorker, backoff
-from bot.policy import UnknownSeverity, default_policy
-from bot.render import Renderer
-from bot.service import Declaration, IncidentService, InvalidRequest
-from bot.storage import Database
-from tests.conftest import SteppingClock
-
-T = TypeVar("T")
-
-
-@dataclass
-class Harness:
-    db: Database
-    chat: FakeChat
-    service: IncidentService
-    worker: DeliveryWorker
-    clock: SteppingClock
-
-    async def all(self, model: type[T], order: Any) -> list[T]:
-        return await self.db.transaction(
-            lambda session: list(session.scalars(select(model).order_by(order)))
-        )
-
-    async def incidents(self) -> list[Incident]:
-        return await self.all(Incident, Incident.number)
-
-    async def deliveries(self) -> list[Delivery]:
-        return await self.all(Delivery, Delivery.id)
-
-    async def timeline(self) -> list[TimelineEntry]:
-        return await self.all(TimelineEntry, TimelineEntry.id)
-
-
-@pytest.fixture
-async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harness]:
-    db = Database(database_url)
-    chat = FakeChat()
-    chat.add_channel("C0ANNOUNCE", "incidents")
-    policy = default_policy()
-    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=Renderer())
-    worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
-    service = IncidentService(db=db, policy=policy, clock=clock, announce_channel="C0ANNOUNCE")
-    yield Harness(db, chat, service, worker, clock)
-    db.dispose()
-
-
-def sev2(title: str = "Checkout errors", **kwargs: object) -> Declaration:
-    return Declaration(
-        title=title, severity="sev2", declared_by="U0DECLARER", declared_in="C0GENERAL", **kwargs
-    )  # type: ignore[arg-type]
+from bot.policy import UnknownSeverity
+from bot.service import Declaration, InvalidRequest
+from tests.unit.conftest import Harness, sev2
 
 
 async def test_declare_stores_the_incident_and_its_declared_entry(harness: Harness) -> None:

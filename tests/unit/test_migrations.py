@@ -14,7 +14,9 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+            differences = compare_metadata(
+                MigrationContext.configure(connection), SQLModel.metadata
+            )
     finally:
         engine.dispose()
     assert differences == []
