@@ -23,6 +23,7 @@ from bot.chat.slack import SlackChat, build_web_client
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.effects import ChatEffects
+from bot.lifecycle import IncidentLifecycle
 from bot.outbox import DeliveryWorker, pending_count
 from bot.policy import Policy, load_policy
 from bot.render import Renderer
@@ -51,6 +52,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
     renderer = Renderer()
     worker: DeliveryWorker | None = None
     bolt: AsyncApp | None = None
+    chat: SlackChat | None = None
     if settings.slack_configured:
         client = build_web_client(
             token=settings.slack_bot_token or "", base_url=settings.slack_api_url
@@ -69,15 +71,23 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
             # Our listeners ack themselves; Bolt must not wait for their follow-up work.
             process_before_response=False,
         )
+    wake = worker.wake if worker else (lambda: None)
     service = IncidentService(
         db=db,
         policy=policy,
         clock=clock,
         announce_channel=settings.announce_channel,
-        on_commit=worker.wake if worker else (lambda: None),
+        on_commit=wake,
+    )
+    lifecycle = IncidentLifecycle(
+        db=db,
+        policy=policy,
+        clock=clock,
+        mention=chat.user_mention if chat else str,
+        on_commit=wake,
     )
     if bolt is not None:
-        handlers.slash.register(bolt, service=service)
+        handlers.slash.register(bolt, service=service, lifecycle=lifecycle)
     return Warroom(
         settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker
     )

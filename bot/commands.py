@@ -1,35 +1,22 @@
-"""The `/incident` command language: one table drives both the parser and the help text."""
+"""The `/incident` command language: one table drives both the parser and the help text.
+
+Commands that act on an incident take an optional `INC-N` first; without it they act on
+the incident whose channel they are typed in.
+"""
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.incident import Status
+from bot.markdown import escape_markdown
 from bot.policy import Policy
 
 COMMAND = "/incident"
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    name: str
-    arguments: str
-    summary: str
-
-    @property
-    def usage(self) -> str:
-        return f"{COMMAND} {self.name} {self.arguments}".rstrip()
-
-
-SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand(
-        "declare",
-        "[--private] <severity> <title>",
-        "open an incident: its own channel, the pinned status card, an announcement",
-    ),
-    Subcommand("help", "", "show this help"),
-)
-_BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}
+_INCIDENT_KEY = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -44,25 +31,88 @@ class DeclareCommand:
     private: bool = False
 
 
-Command = HelpCommand | DeclareCommand
+@dataclass(frozen=True)
+class IncidentCommand:
+    """A command on one incident: `number` when typed as INC-N, else the channel's."""
+
+    number: int | None
+
+
+@dataclass(frozen=True)
+class AcknowledgeCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class StatusCommand(IncidentCommand):
+    status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SeverityCommand(IncidentCommand):
+    severity: str
+
+
+@dataclass(frozen=True)
+class NoteCommand(IncidentCommand):
+    text: str
+
+
+@dataclass(frozen=True)
+class ResolveCommand(IncidentCommand):
+    resolution: str = ""
+
+
+@dataclass(frozen=True)
+class ReopenCommand(IncidentCommand):
+    pass
+
+
+Command = (
+    HelpCommand
+    | DeclareCommand
+    | AcknowledgeCommand
+    | StatusCommand
+    | SeverityCommand
+    | NoteCommand
+    | ResolveCommand
+    | ReopenCommand
+)
 
 
 class CommandError(ValueError):
-    """A command that cannot be run as typed; `subcommand` picks the usage line to show."""
+    """A command that cannot be run as typed; `subcommand` picks the usage line to show.
+
+    Messages are Markdown: what the person typed is quoted escaped, never as markup."""
 
     def __init__(self, message: str, *, subcommand: str | None = None) -> None:
         super().__init__(message)
         self.subcommand = subcommand
 
 
-def parse_command(text: str) -> Command:
-    words = text.strip().split(maxsplit=1)
-    if not words or words[0].lower() == "help":
-        return HelpCommand()
-    name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
-    if name == "declare":
-        return _parse_declare(rest)
-    raise CommandError(f"unknown command {words[0]!r}")
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    arguments: str
+    summary: str
+    parse: Callable[[str], Command]
+
+    @property
+    def usage(self) -> str:
+        return f"{COMMAND} {self.name} {self.arguments}".rstrip()
+
+
+def _shown(typed: str) -> str:
+    return escape_markdown(repr(typed.strip()))
+
+
+def _split_key(rest: str) -> tuple[int | None, str]:
+    """`INC-7 the rest` -> (7, "the rest"); no key -> (None, rest)."""
+    words = rest.split(maxsplit=1)
+    if words and (match := _INCIDENT_KEY.match(words[0])):
+        return int(match.group(1)), (words[1] if len(words) > 1 else "")
+    return None, rest
 
 
 def _parse_declare(rest: str) -> DeclareCommand:
@@ -77,11 +127,105 @@ def _parse_declare(rest: str) -> DeclareCommand:
     title = words[1].strip() if len(words) > 1 else ""
     if not title:
         raise CommandError(
-            f"declare needs a title after the severity, e.g. {COMMAND} declare {severity} "
-            "Checkout errors",
+            "declare needs a title after the severity, e.g. "
+            f"{COMMAND} declare {_shown(severity)} Checkout errors",
             subcommand="declare",
         )
     return DeclareCommand(severity=severity, title=_unquote(title), private=private)
+
+
+def _parse_ack(rest: str) -> AcknowledgeCommand:
+    number, extra = _split_key(rest)
+    if extra.strip():
+        raise CommandError(f"ack takes no text (got {_shown(extra)})", subcommand="ack")
+    return AcknowledgeCommand(number)
+
+
+def _parse_status(rest: str) -> StatusCommand:
+    number, rest = _split_key(rest)
+    words = rest.split(maxsplit=1)
+    choices = ", ".join(s.value for s in Status if s is not Status.CLOSED)
+    if not words:
+        raise CommandError(f"status needs one of {choices}", subcommand="status")
+    try:
+        status = Status(words[0].lower())
+    except ValueError:
+        raise CommandError(
+            f"unknown status {_shown(words[0])}; use one of {choices}", subcommand="status"
+        ) from None
+    if status is Status.CLOSED:
+        raise CommandError(
+            "an incident is closed by completing its postmortem, not by a status",
+            subcommand="status",
+        )
+    return StatusCommand(number, status, words[1].strip() if len(words) > 1 else "")
+
+
+def _parse_severity(rest: str) -> SeverityCommand:
+    number, rest = _split_key(rest)
+    words = rest.split()
+    if len(words) != 1:
+        raise CommandError("severity needs exactly one severity, e.g. sev1", subcommand="severity")
+    return SeverityCommand(number, words[0])
+
+
+def _parse_note(rest: str) -> NoteCommand:
+    number, text = _split_key(rest)
+    if not text.strip():
+        raise CommandError("note needs some text", subcommand="note")
+    return NoteCommand(number, text.strip())
+
+
+def _parse_resolve(rest: str) -> ResolveCommand:
+    number, resolution = _split_key(rest)
+    return ResolveCommand(number, resolution.strip())
+
+
+def _parse_reopen(rest: str) -> ReopenCommand:
+    number, extra = _split_key(rest)
+    if extra.strip():
+        raise CommandError(f"reopen takes no text (got {_shown(extra)})", subcommand="reopen")
+    return ReopenCommand(number)
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "declare",
+        "[--private] <severity> <title>",
+        "open an incident: its own channel, the pinned status card, an announcement",
+        _parse_declare,
+    ),
+    Subcommand("ack", "[INC-N]", "acknowledge the incident", _parse_ack),
+    Subcommand(
+        "status",
+        "[INC-N] investigating|mitigating|resolved [note]",
+        "move the incident to another status",
+        _parse_status,
+    ),
+    Subcommand("severity", "[INC-N] <severity>", "change the severity", _parse_severity),
+    Subcommand("note", "[INC-N] <text>", "add a line to the timeline", _parse_note),
+    Subcommand(
+        "resolve",
+        "[INC-N] [resolution]",
+        "resolve it and post the all-clear",
+        _parse_resolve,
+    ),
+    Subcommand("reopen", "[INC-N]", "back to Investigating after a resolution", _parse_reopen),
+    Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
+)
+_BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}
+_ALIASES = {"acknowledge": "ack", "sev": "severity"}
+
+
+def parse_command(text: str) -> Command:
+    words = text.strip().split(maxsplit=1)
+    if not words:
+        return HelpCommand()
+    name = _ALIASES.get(words[0].lower(), words[0].lower())
+    sub = _BY_NAME.get(name)
+    if sub is None:
+        raise CommandError(f"unknown command {_shown(words[0])}")
+    return sub.parse(words[1] if len(words) > 1 else "")
 
 
 def _unquote(title: str) -> str:
@@ -96,11 +240,12 @@ def _unquote(title: str) -> str:
 
 
 def usage(policy: Policy, *, subcommand: str | None = None) -> str:
-    """Help text; with `subcommand`, just that command's line."""
+    """Help text in Markdown; with `subcommand`, just that command's line."""
     if subcommand in _BY_NAME:
-        return f"Usage: `{_BY_NAME[subcommand].usage}`\n{_severity_line(policy)}"
-    lines = [f"*{COMMAND}* runs incidents from chat:"]
-    lines += [f"• `{sub.usage}`: {sub.summary}" for sub in SUBCOMMANDS]
+        return f"Usage: `{escape_markdown(_BY_NAME[subcommand].usage)}`\n{_severity_line(policy)}"
+    lines = [f"**{COMMAND}** runs incidents from chat:"]
+    lines += [f"• `{escape_markdown(sub.usage)}`: {sub.summary}" for sub in SUBCOMMANDS]
+    lines.append("In an incident's channel, commands act on that incident; elsewhere name it.")
     lines.append(_severity_line(policy))
     return "\n".join(lines)
 

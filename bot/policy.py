@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic import Field as PydanticField
 
 from bot.durations import format_duration, parse_duration
+from bot.markdown import escape_markdown
 
 NEXT_BUSINESS_DAY = "next_business_day"
 CHANNEL_NAME_FIELDS = frozenset({"number", "slug", "severity"})
@@ -138,7 +139,8 @@ class UnknownSeverity(LookupError):
     def __init__(self, text: str, policy: Policy) -> None:
         self.text = text
         self.accepted = policy.severity_names()
-        super().__init__(f"unknown severity {text!r}; use one of {', '.join(self.accepted)}")
+        shown = escape_markdown(repr(text))
+        super().__init__(f"unknown severity {shown}; use one of {', '.join(self.accepted)}")
 
 
 DEFAULT_POLICY_DATA: dict[str, Any] = {

@@ -93,7 +93,7 @@ def test_private_declaration_gets_a_private_unannounced_channel(
 def test_help_and_empty_command_answer_with_usage(sender: SlackSender, slack: FakeSlack) -> None:
     for text_ in ("help", "", "  "):
         answer = sender.command(text_).json()
-        assert "/incident declare [--private] <severity> <title>" in answer["text"]
+        assert "/incident declare [--private] &lt;severity&gt; &lt;title&gt;" in answer["text"]
         assert "SEV1 (Complete outage)" in answer["text"]
     assert slack.calls_to("conversations.create") == []
 

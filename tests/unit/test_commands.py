@@ -2,12 +2,20 @@ import pytest
 
 from bot.commands import (
     SUBCOMMANDS,
+    AcknowledgeCommand,
     CommandError,
     DeclareCommand,
     HelpCommand,
+    NoteCommand,
+    ReopenCommand,
+    ResolveCommand,
+    SeverityCommand,
+    StatusCommand,
     parse_command,
     usage,
 )
+from bot.incident import Status
+from bot.markdown import escape_markdown
 from bot.policy import default_policy
 
 
@@ -50,8 +58,47 @@ def test_bad_commands_say_what_is_wrong(text: str, message: str) -> None:
 def test_help_is_generated_from_the_table_and_lists_severities() -> None:
     text = usage(default_policy())
     for sub in SUBCOMMANDS:
-        assert sub.usage in text
+        assert escape_markdown(sub.usage) in text
     assert "SEV1 (Complete outage)" in text and "SEV4 (Minimal impact)" in text
     assert usage(default_policy(), subcommand="declare").startswith(
-        "Usage: `/incident declare [--private] <severity> <title>`"
+        "Usage: `/incident declare \\[--private\\] \\<severity\\> \\<title\\>`"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ack", AcknowledgeCommand(None)),
+        ("acknowledge INC-7", AcknowledgeCommand(7)),
+        ("status mitigating", StatusCommand(None, Status.MITIGATING)),
+        ("status inc-12 Resolved rolled back", StatusCommand(12, Status.RESOLVED, "rolled back")),
+        ("severity P1", SeverityCommand(None, "P1")),
+        ("sev INC-3 sev1", SeverityCommand(3, "sev1")),
+        ("note INC-3 DB failover done", NoteCommand(3, "DB failover done")),
+        ("note INC-3x is not a key", NoteCommand(None, "INC-3x is not a key")),
+        ("resolve", ResolveCommand(None, "")),
+        ("resolve INC-2 Rolled back v2.3", ResolveCommand(2, "Rolled back v2.3")),
+        ("reopen INC-2", ReopenCommand(2)),
+    ],
+)
+def test_incident_commands(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "subcommand"),
+    [
+        ("status", "status needs one of investigating, mitigating, resolved", "status"),
+        ("status fixed", "unknown status 'fixed'; use one of investigating", "status"),
+        ("status closed", "closed by completing its postmortem", "status"),
+        ("severity", "severity needs exactly one severity", "severity"),
+        ("severity sev1 now", "severity needs exactly one severity", "severity"),
+        ("note INC-4", "note needs some text", "note"),
+        ("ack please", "ack takes no text", "ack"),
+        ("reopen now", "reopen takes no text", "reopen"),
+    ],
+)
+def test_incident_command_errors(text: str, message: str, subcommand: str) -> None:
+    with pytest.raises(CommandError, match=message) as raised:
+        parse_command(text)
+    assert raised.value.subcommand == subcommand

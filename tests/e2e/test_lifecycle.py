@@ -1,0 +1,111 @@
+"""Running an incident from its channel with /incident commands, through the real server."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.e2e.conftest import DECLARER, SlackSender, wait_until
+from tests.e2e.test_declare import pinned_card, section_text
+from tests.support.fake_slack import FakeChannel, FakeSlack
+
+
+def declared(sender: SlackSender, slack: FakeSlack, title: str = "Checkout errors") -> FakeChannel:
+    sender.command(f"declare sev2 {title}")
+    channel, _ = pinned_card(slack, "inc-1-" + title.lower().replace(" ", "-"))
+    return channel
+
+
+def card(slack: FakeSlack, channel: FakeChannel) -> dict[str, Any]:
+    fresh = slack.channels[channel.id]
+    (ts,) = fresh.pins
+    message = fresh.message(ts)
+    assert message is not None
+    return message
+
+
+def card_shows(slack: FakeSlack, channel: FakeChannel, text: str) -> dict[str, Any]:
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: (m := card(slack, channel)) and text in section_text(m) and m,
+        what=f"the card to show {text!r}",
+    )
+
+
+def answer(sender: SlackSender, text: str, channel: str, user: str = DECLARER) -> str:
+    response = sender.command(text, channel=channel, user=user)
+    assert response.status_code == 200
+    return str(response.json()["text"])
+
+
+def test_run_an_incident_from_its_channel(sender: SlackSender, slack: FakeSlack) -> None:
+    channel = declared(sender, slack)
+    here = channel.id
+
+    assert answer(sender, "ack", here, user="U0ONCALL").startswith(
+        ":white_check_mark: INC-1 acknowledged after"
+    )
+    card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
+    assert "already acknowledged by <@U0ONCALL>" in answer(sender, "ack", here)
+
+    assert "INC-1 is now Mitigating" in answer(sender, "status mitigating rolled back", here)
+    card_shows(slack, channel, "*Status*: Mitigating")
+    card_shows(slack, channel, "Status Investigating → Mitigating by <@U0DECLARER>: rolled back")
+
+    assert "INC-1 severity SEV2 → SEV1" in answer(sender, "severity P0", here)
+    card_shows(slack, channel, "*Severity*: SEV1 (Complete outage)")
+
+    answer(sender, "note <!channel> check <https://evil.example|this>", here)
+    card_shows(slack, channel, "Note by <@U0DECLARER>: &lt;!channel&gt; check &lt;https://evil")
+
+    assert "INC-1 resolved after" in answer(sender, "resolve Rolled back v2.3", here)
+    resolved = card_shows(slack, channel, "*Resolution*: Rolled back v2.3")
+    assert resolved["blocks"][0]["text"]["text"] == "✅ INCIDENT RESOLVED · INC-1"
+    all_clear = wait_until(
+        lambda: [m for m in slack.channels[here].messages if "[RESOLVED]" in str(m.get("blocks"))],
+        what="the all-clear message",
+    )
+    assert len(all_clear) == 1
+    assert "Rolled back v2.3" in section_text(all_clear[0])
+
+    refusal = answer(sender, "resolve", here)
+    assert "cannot move from Resolved to Resolved" in refusal
+    assert "INC-1 reopened" in answer(sender, "reopen INC-1", "C0GENERAL")
+    card_shows(slack, channel, "*Status*: Investigating")
+    # The card was edited in place every time, never posted again.
+    assert (
+        len([m for m in slack.channels[here].messages if m["ts"] in slack.channels[here].pins]) == 1
+    )
+    assert len(slack.calls_to("chat.update")) >= 1
+
+
+def test_commands_outside_an_incident_channel_need_the_incident(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    declared(sender, slack)
+    assert "this is not an incident channel" in answer(sender, "ack", "C0GENERAL")
+    assert "there is no INC-9" in answer(sender, "ack INC-9", "C0GENERAL")
+    assert "unknown status 'fixed'" in answer(sender, "status fixed", "C0GENERAL")
+    assert "unknown severity 'sev9'" in answer(sender, "severity INC-1 sev9", "C0GENERAL")
+    assert "INC-1 acknowledged" in answer(sender, "ack INC-1", "C0GENERAL")
+
+
+def test_two_people_resolving_at_once_resolve_once(sender: SlackSender, slack: FakeSlack) -> None:
+    channel = declared(sender, slack)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(
+                lambda u: answer(sender, "resolve", channel.id, user=u), ["U1", "U2", "U3", "U4"]
+            )
+        )
+    assert sum("resolved after" in a for a in answers) == 1
+    assert sum("cannot move from Resolved to Resolved" in a for a in answers) == 3
+    wait_until(
+        lambda: any(
+            "[RESOLVED]" in str(m.get("blocks")) for m in slack.channels[channel.id].messages
+        ),
+        what="the all-clear",
+    )
+    all_clears = [
+        m for m in slack.channels[channel.id].messages if "[RESOLVED]" in str(m.get("blocks"))
+    ]
+    assert len(all_clears) == 1
