@@ -18,6 +18,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+import handlers.actions
 import handlers.slash
 from bot.chat.slack import SlackChat, build_web_client
 from bot.clock import Clock, utc_now
@@ -88,6 +89,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
     )
     if bolt is not None:
         handlers.slash.register(bolt, service=service, lifecycle=lifecycle)
+        handlers.actions.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.chat.base import Message
+from bot.chat.base import Button, Message
 from bot.durations import format_elapsed
 from bot.incident import Status, incident_key
 from bot.markdown import Trusted
@@ -92,7 +92,32 @@ def incident_card(
         markdown=renderer.render(CARD_TEMPLATE, card=view),
         fallback=f"{icon} {view.key} [{view.severity}] {view.title} · {view.status}",
         marker=card_marker(incident),
+        buttons=card_buttons(incident),
     )
+
+
+ACKNOWLEDGE_ACTION = "incident.acknowledge"
+RESOLVE_ACTION = "incident.resolve"
+
+
+def card_buttons(incident: Incident) -> tuple[Button, ...]:
+    """What a responder can do from the card: acknowledge once, resolve while open."""
+    if not incident.status.is_open:
+        return ()
+    value = str(incident.number)
+    buttons = []
+    if incident.acknowledged_at is None:
+        buttons.append(Button(ACKNOWLEDGE_ACTION, "Acknowledge", value, style="primary"))
+    buttons.append(
+        Button(
+            RESOLVE_ACTION,
+            "Resolve",
+            value,
+            style="danger",
+            confirm=f"Resolve {incident_key(incident.number)} and post the all-clear?",
+        )
+    )
+    return tuple(buttons)
 
 
 def all_clear(incident: Incident, *, renderer: Renderer) -> Message:

@@ -39,6 +39,13 @@ def test_shortcuts_events_and_interactivity_match() -> None:
     assert MANIFEST["settings"]["interactivity"]["request_url"].endswith("/slack/events")
 
 
+def test_interactivity_lists_every_action_id() -> None:
+    text = (PROJECT_ROOT / "manifest.yml").read_text(encoding="utf-8")
+    (listed,) = re.findall(r"#\s*action ids:\s*(.+)", text)
+    assert sorted(a.strip() for a in listed.split(",")) == sorted(handlers.ACTION_IDS)
+    assert all(a.startswith("incident.") for a in handlers.ACTION_IDS)
+
+
 @requires_specs()
 def test_bot_scopes_cover_every_method_the_adapter_calls() -> None:
     source = (PROJECT_ROOT / "bot" / "chat" / "slack.py").read_text(encoding="utf-8")

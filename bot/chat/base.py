@@ -15,6 +15,7 @@ class Button:
     label: str
     value: str
     style: str | None = None  # "primary" | "danger" | None
+    confirm: str | None = None  # asks "are you sure?" with this text before acting
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
+CONFIRM_TEXT_LIMIT = 300
 
 _INLINE = re.compile(
     r"\\(?P<escaped>.)"
@@ -117,6 +118,14 @@ def _actions(buttons: tuple[Button, ...]) -> dict[str, Any]:
         }
         if button.style:
             element["style"] = button.style
+        if button.confirm:
+            element["confirm"] = {
+                "title": {"type": "plain_text", "text": "Are you sure?"},
+                "text": {"type": "plain_text", "text": button.confirm[:CONFIRM_TEXT_LIMIT]},
+                "confirm": {"type": "plain_text", "text": button.label[:BUTTON_TEXT_LIMIT]},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+                "style": button.style or "primary",
+            }
         elements.append(element)
     return {"type": "actions", "elements": elements}
 

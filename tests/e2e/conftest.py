@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import signal
 import socket
@@ -154,6 +155,41 @@ class SlackSender:
             "response_url": self.fake.response_url(),
             "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
         }
+
+    def action(
+        self, action_id: str, value: str, *, user: str, channel: str, message_ts: str
+    ) -> tuple[httpx.Response, str]:
+        """Press a button; returns Slack's answer and the response_url given with it."""
+        response_url = self.fake.response_url()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0WARROOM",
+            "token": "deprecated-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
+            "team": {"id": TEAM_ID, "domain": "warroom-e2e"},
+            "channel": {"id": channel, "name": "incident"},
+            "message": {"type": "message", "ts": message_ts, "text": ""},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "card-actions",
+                    "text": {"type": "plain_text", "text": action_id},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body), response_url
 
     def command(self, text: str, **kwargs: Any) -> httpx.Response:
         body = urllib.parse.urlencode(self.command_body(text, **kwargs)).encode()

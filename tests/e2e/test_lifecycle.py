@@ -109,3 +109,37 @@ def test_two_people_resolving_at_once_resolve_once(sender: SlackSender, slack: F
         m for m in slack.channels[channel.id].messages if "[RESOLVED]" in str(m.get("blocks"))
     ]
     assert len(all_clears) == 1
+
+
+def card_buttons(message: dict[str, Any]) -> list[str]:
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    return [e["action_id"] for a in actions for e in a["elements"]]
+
+
+def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSlack) -> None:
+    channel = declared(sender, slack)
+    first = card(slack, channel)
+    assert card_buttons(first) == ["incident.acknowledge", "incident.resolve"]
+    resolve_button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][1]
+    assert resolve_button["confirm"]["text"]["text"] == "Resolve INC-1 and post the all-clear?"
+
+    pressed, _ = sender.action(
+        "incident.acknowledge", "1", user="U0ONCALL", channel=channel.id, message_ts=first["ts"]
+    )
+    assert pressed.status_code == 200
+    acknowledged = card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
+    assert card_buttons(acknowledged) == ["incident.resolve"]
+
+    # A double click lands after the button is gone: one effect, one polite refusal.
+    _, late = sender.action(
+        "incident.acknowledge", "1", user="U0OTHER", channel=channel.id, message_ts=first["ts"]
+    )
+    (refusal,) = wait_until(lambda: slack.responses_to(late), what="the refusal")
+    assert "already acknowledged by <@U0ONCALL>" in refusal["text"]
+    assert refusal["response_type"] == "ephemeral"
+
+    sender.action(
+        "incident.resolve", "1", user="U0ONCALL", channel=channel.id, message_ts=first["ts"]
+    )
+    resolved = card_shows(slack, channel, "*Status*: Resolved")
+    assert card_buttons(resolved) == []
