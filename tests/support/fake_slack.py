@@ -37,7 +37,7 @@ from starlette.websockets import WebSocket
 from .fake_slack_methods import handle
 from .fake_slack_validation import Problem, load_specs, read_request, token_problems
 from .fake_slack_workspace import TRIGGER_TTL_SECONDS as TRIGGER_TTL_SECONDS  # re-exported
-from .fake_slack_workspace import FakeChannel as FakeChannel  # re-exported: tests import it
+from .fake_slack_workspace import FakeChannel as FakeChannel  # re-exported
 from .fake_slack_workspace import Workspace
 
 ACK_DEADLINE_SECONDS = 3.0  # slash commands, interactions and events must be acked in 3 s
