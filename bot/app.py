@@ -88,7 +88,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         on_commit=wake,
     )
     if bolt is not None:
-        handlers.slash.register(bolt, service=service, lifecycle=lifecycle)
+        handlers.slash.register(bolt, service=service, lifecycle=lifecycle, db=db, clock=clock)
         handlers.actions.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker

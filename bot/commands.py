@@ -32,6 +32,11 @@ class DeclareCommand:
 
 
 @dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
 class IncidentCommand:
     """A command on one incident: `number` when typed as INC-N, else the channel's."""
 
@@ -69,6 +74,11 @@ class ReopenCommand(IncidentCommand):
     pass
 
 
+@dataclass(frozen=True)
+class TimelineCommand(IncidentCommand):
+    pass
+
+
 Command = (
     HelpCommand
     | DeclareCommand
@@ -78,6 +88,8 @@ Command = (
     | NoteCommand
     | ResolveCommand
     | ReopenCommand
+    | ListCommand
+    | TimelineCommand
 )
 
 
@@ -135,10 +147,7 @@ def _parse_declare(rest: str) -> DeclareCommand:
 
 
 def _parse_ack(rest: str) -> AcknowledgeCommand:
-    number, extra = _split_key(rest)
-    if extra.strip():
-        raise CommandError(f"ack takes no text (got {_shown(extra)})", subcommand="ack")
-    return AcknowledgeCommand(number)
+    return AcknowledgeCommand(_only_key(rest, "ack"))
 
 
 def _parse_status(rest: str) -> StatusCommand:
@@ -182,10 +191,24 @@ def _parse_resolve(rest: str) -> ResolveCommand:
 
 
 def _parse_reopen(rest: str) -> ReopenCommand:
+    return ReopenCommand(_only_key(rest, "reopen"))
+
+
+def _parse_timeline(rest: str) -> TimelineCommand:
+    return TimelineCommand(_only_key(rest, "timeline"))
+
+
+def _parse_list(rest: str) -> ListCommand:
+    if rest.strip():
+        raise CommandError(f"list takes no text (got {_shown(rest)})", subcommand="list")
+    return ListCommand()
+
+
+def _only_key(rest: str, name: str) -> int | None:
     number, extra = _split_key(rest)
     if extra.strip():
-        raise CommandError(f"reopen takes no text (got {_shown(extra)})", subcommand="reopen")
-    return ReopenCommand(number)
+        raise CommandError(f"{name} takes no text (got {_shown(extra)})", subcommand=name)
+    return number
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
@@ -211,6 +234,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         _parse_resolve,
     ),
     Subcommand("reopen", "[INC-N]", "back to Investigating after a resolution", _parse_reopen),
+    Subcommand("list", "", "open incidents, newest first", _parse_list),
+    Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
     Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
 )
 _BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}

@@ -192,7 +192,12 @@ class IncidentLifecycle:
 
 
 def _locked(session: Session, ref: IncidentRef) -> Incident:
-    query = select(Incident).with_for_update()
+    return find_incident(session, ref, lock=True)
+
+
+def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> Incident:
+    """The incident `ref` names; LifecycleError saying what is wrong if there is none."""
+    query = select(Incident).with_for_update() if lock else select(Incident)
     if ref.number is not None:
         query = query.where(col(Incident.number) == ref.number)
     elif ref.channel_id is not None:

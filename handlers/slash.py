@@ -9,7 +9,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.chat.slack_blocks import to_mrkdwn
+from bot.chat.slack_blocks import to_block_pages, to_mrkdwn
+from bot.clock import Clock
 from bot.commands import (
     COMMAND,
     AcknowledgeCommand,
@@ -18,11 +19,13 @@ from bot.commands import (
     DeclareCommand,
     HelpCommand,
     IncidentCommand,
+    ListCommand,
     NoteCommand,
     ReopenCommand,
     ResolveCommand,
     SeverityCommand,
     StatusCommand,
+    TimelineCommand,
     parse_command,
     usage,
 )
@@ -31,25 +34,60 @@ from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcom
 from bot.markdown import escape_markdown
 from bot.models import Incident
 from bot.policy import UnknownSeverity
+from bot.queries import list_markdown, open_incidents, timeline_markdown
 from bot.service import Declaration, IncidentService, InvalidRequest
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
 # Leave Slack's 3 s budget room for the network: past this, ack first and report later.
 ACK_BUDGET_SECONDS = 2.0
+RESPONSE_URL_USES = 5
 # Mistakes a person can fix: answered with the reason, never logged as failures.
 USER_ERRORS = (UnknownSeverity, InvalidRequest, LifecycleError)
 
 
-def register(app: AsyncApp, *, service: IncidentService, lifecycle: IncidentLifecycle) -> None:
-    handler = SlashCommands(service, lifecycle)
+def register(
+    app: AsyncApp,
+    *,
+    service: IncidentService,
+    lifecycle: IncidentLifecycle,
+    db: Database,
+    clock: Clock,
+) -> None:
+    handler = SlashCommands(service, lifecycle, db, clock)
     app.command(COMMAND)(handler.handle)
 
 
+def slack_user_mention(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def slack_channel_mention(channel_id: str) -> str:
+    return f"<#{channel_id}>"
+
+
+def _section_note(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _fallback(markdown: str) -> str:
+    """The plain first line, for notifications and clients that show no blocks."""
+    return to_mrkdwn(markdown.strip().split("\n", 1)[0])[:300]
+
+
 class SlashCommands:
-    def __init__(self, service: IncidentService, lifecycle: IncidentLifecycle) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        lifecycle: IncidentLifecycle,
+        db: Database,
+        clock: Clock,
+    ) -> None:
         self._service = service
         self._lifecycle = lifecycle
+        self._db = db
+        self._clock = clock
 
     def _usage(self, subcommand: str | None = None) -> str:
         return to_mrkdwn(usage(self._service.policy, subcommand=subcommand))
@@ -67,6 +105,9 @@ class SlashCommands:
             return
         user = str(command["user_id"])
         channel = command.get("channel_id")
+        if isinstance(parsed, ListCommand | TimelineCommand):
+            await self._show(parsed, ack, respond, user=user, channel=channel)
+            return
         if isinstance(parsed, DeclareCommand):
             work = self._declare(parsed, user=user, channel=channel)
             subcommand = "declare"
@@ -104,6 +145,41 @@ class SlashCommands:
             return f":warning: {to_mrkdwn(str(error))}.{hint}"
         log.error("command failed", exc_info=error)
         return ":x: That could not be stored, so nothing changed. Please try again."
+
+    async def _show(
+        self,
+        parsed: ListCommand | TimelineCommand,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        *,
+        user: str,
+        channel: str | None,
+    ) -> None:
+        """Read-only answers, possibly long: paged so no page breaks Slack's limits."""
+        try:
+            if isinstance(parsed, ListCommand):
+                incidents = await open_incidents(self._db, viewer=user)
+                markdown = list_markdown(
+                    incidents, now=self._clock(), channel_mention=slack_channel_mention
+                )
+            else:
+                ref = IncidentRef(
+                    number=parsed.number, channel_id=None if parsed.number else channel
+                )
+                markdown = await timeline_markdown(
+                    self._db, ref, viewer=user, mention=slack_user_mention
+                )
+        except LifecycleError as error:
+            await _reply(ack, f":warning: {to_mrkdwn(str(error))}.")
+            return
+        first, *rest = to_block_pages(markdown)
+        await ack(text=_fallback(markdown), blocks=first, response_type="ephemeral")
+        # Slack accepts five messages per response_url; the last says what was left out.
+        shown, left_out = rest[:RESPONSE_URL_USES], rest[RESPONSE_URL_USES:]
+        for number, page in enumerate(shown, start=2):
+            if left_out and number == len(shown) + 1:
+                page = [*page[:-1], _section_note(f"… {len(left_out)} more pages not shown")]
+            await respond(text=f"(page {number})", blocks=page, response_type="ephemeral")
 
     async def _declare(self, parsed: DeclareCommand, *, user: str, channel: str | None) -> str:
         incident = await self._service.declare(

@@ -130,11 +130,16 @@ def _actions(buttons: tuple[Button, ...]) -> dict[str, Any]:
     return {"type": "actions", "elements": elements}
 
 
-def to_blocks(message: Message) -> list[dict[str, Any]]:
-    """Blocks for a message, within Slack's per-message limits whatever the content."""
+def to_block_pages(markdown: str) -> list[list[dict[str, Any]]]:
+    """Long text (a whole timeline) as pages of blocks, each a valid message: nothing cut."""
+    blocks = _markdown_blocks(markdown)
+    return [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)] or [[]]
+
+
+def _markdown_blocks(markdown: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     pending: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", message.markdown.strip()):
+    for paragraph in re.split(r"\n\s*\n", markdown.strip()):
         if paragraph.startswith("# "):
             blocks.extend(_sections(pending))
             pending = []
@@ -143,6 +148,12 @@ def to_blocks(message: Message) -> list[dict[str, Any]]:
         elif paragraph.strip():
             pending.append(paragraph)
     blocks.extend(_sections(pending))
+    return blocks
+
+
+def to_blocks(message: Message) -> list[dict[str, Any]]:
+    """Blocks for a message, within Slack's per-message limits whatever the content."""
+    blocks = _markdown_blocks(message.markdown)
     reserved = 1 if message.buttons else 0
     if len(blocks) > MAX_BLOCKS - reserved:
         blocks = [

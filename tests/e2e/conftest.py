@@ -122,6 +122,7 @@ class SlackSender:
     server: WarroomServer
     fake: FakeSlack
     secret: str = SIGNING_SECRET
+    last_response_url: str = ""
 
     def post(
         self, body: bytes, *, timestamp: int | None = None, secret: str | None = None,
@@ -192,7 +193,11 @@ class SlackSender:
         return self.post(body), response_url
 
     def command(self, text: str, **kwargs: Any) -> httpx.Response:
-        body = urllib.parse.urlencode(self.command_body(text, **kwargs)).encode()
+        fields = self.command_body(
+            text, **{k: v for k, v in kwargs.items() if k in ("user", "channel")}
+        )
+        self.last_response_url = fields["response_url"]
+        body = urllib.parse.urlencode(fields).encode()
         return self.post(body, **{k: v for k, v in kwargs.items() if k in ("timestamp", "secret")})
 
 

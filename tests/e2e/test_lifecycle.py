@@ -143,3 +143,44 @@ def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSl
     )
     resolved = card_shows(slack, channel, "*Status*: Resolved")
     assert card_buttons(resolved) == []
+
+
+def test_list_shows_open_incidents_newest_first_hiding_others_private_ones(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    sender.command("declare sev3 Slow search")
+    sender.command("declare --private sev1 Credential leak")
+    sender.command("declare sev2 Checkout errors", user="U0OTHER")
+    wait_until(lambda: len(slack.calls_to("pins.add")) == 3, what="three cards")
+    mine = sender.command("list").json()
+    text = "\n".join(b["text"]["text"] for b in mine["blocks"])
+    assert text.index("INC-3") < text.index("INC-2") < text.index("INC-1")
+    assert "*INC-2* 🔒 [SEV1] Credential leak" in text
+    theirs = sender.command("list", user="U0OTHER").json()
+    other_text = "\n".join(b["text"]["text"] for b in theirs["blocks"])
+    assert "INC-3" in other_text and "INC-1" in other_text and "INC-2" not in other_text
+    assert "Credential leak" not in other_text
+
+
+def test_a_500_entry_timeline_stays_valid_on_the_card_and_in_pages(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    channel = declared(sender, slack)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda i: answer(sender, f"note entry {i} " + "x" * 200, channel.id), range(500)
+            )
+        )
+    shown = card_shows(slack, channel, "… 491 earlier")
+    assert len(shown["blocks"]) <= 50
+    response = sender.command("timeline", channel=channel.id)
+    first = response.json()
+    assert len(first["blocks"]) <= 50
+    assert "*Timeline of INC-1* (501 entries)" in first["blocks"][0]["text"]["text"]
+    pages = [
+        first["blocks"],
+        *[r["blocks"] for r in slack.responses_to(first.get("response_url", ""))],
+    ]
+    text = "\n".join(b["text"]["text"] for page in pages for b in page)
+    assert "Incident declared as SEV2" in text
