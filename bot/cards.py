@@ -10,7 +10,7 @@ from bot.chat.base import Button, Message
 from bot.durations import format_elapsed
 from bot.incident import Status, incident_key
 from bot.markdown import Trusted
-from bot.models import Incident, TimelineEntry
+from bot.models import Incident, IncidentRole, TimelineEntry
 from bot.policy import Policy
 from bot.render import Renderer
 from bot.timeline import Mention, TimelineLine, lines
@@ -39,6 +39,7 @@ class CardView:
     earlier_count: int
     acknowledged: Trusted | None
     resolution: str
+    roles: list[tuple[str, Trusted]]
 
 
 def card_marker(incident: Incident) -> str:
@@ -46,7 +47,12 @@ def card_marker(incident: Incident) -> str:
 
 
 def card_view(
-    incident: Incident, entries: Sequence[TimelineEntry], *, policy: Policy, mention: Mention
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    *,
+    roles: Sequence[IncidentRole] = (),
+    policy: Policy,
+    mention: Mention,
 ) -> CardView:
     timeline = lines(entries, mention=mention)
     shown = timeline[-CARD_TIMELINE_LINES:]
@@ -68,6 +74,7 @@ def card_view(
         earlier_count=len(timeline) - len(shown),
         acknowledged=_acknowledged(incident, mention),
         resolution=incident.resolution if incident.status is Status.RESOLVED else "",
+        roles=[(held.role.capitalize(), Trusted(mention(held.user_id))) for held in roles],
     )
 
 
@@ -82,11 +89,12 @@ def incident_card(
     incident: Incident,
     entries: Sequence[TimelineEntry],
     *,
+    roles: Sequence[IncidentRole] = (),
     policy: Policy,
     renderer: Renderer,
     mention: Mention,
 ) -> Message:
-    view = card_view(incident, entries, policy=policy, mention=mention)
+    view = card_view(incident, entries, roles=roles, policy=policy, mention=mention)
     icon = "🔴" if view.is_open else "✅"
     return Message(
         markdown=renderer.render(CARD_TEMPLATE, card=view),

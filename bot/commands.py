@@ -17,6 +17,8 @@ from bot.policy import Policy
 
 COMMAND = "/incident"
 _INCIDENT_KEY = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
+# A person: Slack's escaped mention (<@U123|name>, as slash commands send it) or a bare id.
+_USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]{2,}))$")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,17 @@ class TimelineCommand(IncidentCommand):
     pass
 
 
+@dataclass(frozen=True)
+class RoleCommand(IncidentCommand):
+    role: str
+    user: str
+
+
+@dataclass(frozen=True)
+class RolesCommand(IncidentCommand):
+    pass
+
+
 Command = (
     HelpCommand
     | DeclareCommand
@@ -90,6 +103,8 @@ Command = (
     | ReopenCommand
     | ListCommand
     | TimelineCommand
+    | RoleCommand
+    | RolesCommand
 )
 
 
@@ -198,6 +213,29 @@ def _parse_timeline(rest: str) -> TimelineCommand:
     return TimelineCommand(_only_key(rest, "timeline"))
 
 
+def _parse_role(rest: str) -> RoleCommand:
+    number, rest = _split_key(rest)
+    words = rest.split()
+    if not words:
+        raise CommandError(
+            "role needs a role and a person, e.g. role commander @alex", subcommand="role"
+        )
+    if len(words) == 1:
+        raise CommandError(f"role {_shown(words[0])} needs a person, e.g. @alex", subcommand="role")
+    if len(words) > 2:
+        raise CommandError("role takes one role and one person", subcommand="role")
+    match = _USER.match(words[1])
+    if match is None:
+        raise CommandError(
+            f"{_shown(words[1])} is not a person: mention them, e.g. @alex", subcommand="role"
+        )
+    return RoleCommand(number, words[0].lower(), match.group(1) or match.group(2))
+
+
+def _parse_roles(rest: str) -> RolesCommand:
+    return RolesCommand(_only_key(rest, "roles"))
+
+
 def _parse_list(rest: str) -> ListCommand:
     if rest.strip():
         raise CommandError(f"list takes no text (got {_shown(rest)})", subcommand="list")
@@ -234,6 +272,10 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         _parse_resolve,
     ),
     Subcommand("reopen", "[INC-N]", "back to Investigating after a resolution", _parse_reopen),
+    Subcommand(
+        "role", "[INC-N] <role> @person", "give someone a role (they are invited)", _parse_role
+    ),
+    Subcommand("roles", "[INC-N]", "who holds which role", _parse_roles),
     Subcommand("list", "", "open incidents, newest first", _parse_list),
     Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
     Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
@@ -272,6 +314,8 @@ def usage(policy: Policy, *, subcommand: str | None = None) -> str:
     lines += [f"• `{escape_markdown(sub.usage)}`: {sub.summary}" for sub in SUBCOMMANDS]
     lines.append("In an incident's channel, commands act on that incident; elsewhere name it.")
     lines.append(_severity_line(policy))
+    if policy.roles:
+        lines.append("Roles: " + ", ".join(sorted(policy.roles)))
     return "\n".join(lines)
 
 

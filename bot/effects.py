@@ -13,7 +13,8 @@ from sqlmodel import col
 from bot.cards import all_clear, announcement, card_marker, incident_card
 from bot.channel_names import alternative_name
 from bot.chat.base import ChatError, ChatPlatform, Message, NameTaken
-from bot.models import Delivery, Incident, TimelineEntry
+from bot.members import roles_of
+from bot.models import Delivery, Incident, IncidentRole, TimelineEntry
 from bot.outbox import DeliveryKind, Effect
 from bot.policy import Policy
 from bot.render import Renderer
@@ -44,6 +45,7 @@ class ChatEffects:
             DeliveryKind.ANNOUNCE.value: self.announce,
             DeliveryKind.UPDATE_CARD.value: self.update_card,
             DeliveryKind.POST_ALL_CLEAR.value: self.post_all_clear,
+            DeliveryKind.POST_MESSAGE.value: self.post_message,
         }
 
     async def _incident(self, incident_id: int) -> Incident:
@@ -105,9 +107,14 @@ class ChatEffects:
         await self._save(incident.id or 0, card_ref=ref)
 
     async def _card(self, incident: Incident) -> Message:
+        def load(session: Session) -> tuple[list[TimelineEntry], list[IncidentRole]]:
+            return entries_of(session, incident.id or 0), roles_of(session, incident.id or 0)
+
+        entries, roles = await self._db.transaction(load)
         return incident_card(
             incident,
-            await self._timeline(incident.id or 0),
+            entries,
+            roles=roles,
             policy=self._policy,
             renderer=self._renderer,
             mention=self._chat.user_mention,
@@ -129,6 +136,15 @@ class ChatEffects:
         await self._post_once(
             self._channel_of(incident), all_clear(incident, renderer=self._renderer), delivery
         )
+
+    async def post_message(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        message = Message(
+            markdown=str(delivery.payload["markdown"]),
+            fallback=str(delivery.payload.get("fallback", "")),
+            marker=f"delivery:{delivery.id}",
+        )
+        await self._post_once(self._channel_of(incident), message, delivery)
 
     async def pin_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -164,6 +180,3 @@ class ChatEffects:
             # duplicate beats a lost card.
             log.warning("could not look for %s in %s: %s", marker, channel_id, error)
             return None
-
-    async def _timeline(self, incident_id: int) -> list[TimelineEntry]:
-        return await self._db.transaction(lambda session: entries_of(session, incident_id))

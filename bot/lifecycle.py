@@ -20,8 +20,9 @@ from sqlmodel import col
 from bot.clock import Clock
 from bot.durations import format_elapsed
 from bot.incident import IllegalTransition, Status, incident_key, transition
-from bot.markdown import single_line
-from bot.models import Delivery, DeliveryState, Incident, TimelineKind
+from bot.markdown import escape_markdown, single_line
+from bot.members import add_member, holder_of
+from bot.models import Delivery, DeliveryState, Incident, IncidentRole, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import Policy
 from bot.storage import Database
@@ -183,6 +184,39 @@ class IncidentLifecycle:
             self._reset_cadence(incident, now)
             _note(session, incident, TimelineKind.REOPENED, now, actor)
             return f"{incident_key(incident.number)} reopened: back to Investigating"
+
+        return await self._apply(ref, change)
+
+    async def assign_role(self, ref: IncidentRef, *, actor: str, role: str, user: str) -> Outcome:
+        role = role.lower()
+        description = self._policy.roles.get(role)
+        if description is None:
+            known = ", ".join(sorted(self._policy.roles)) or "none configured"
+            raise LifecycleError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
+        who = self._mention(user)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            assert incident.id is not None
+            held = holder_of(session, incident_id=incident.id, role=role)
+            if held is not None and held.user_id == user:
+                raise LifecycleError(f"{who} is already {role} of {key}")
+            previous = held.user_id if held else None
+            if held is None:
+                session.add(IncidentRole(incident_id=incident.id, role=role, user_id=user,
+                                         assigned_at=now, assigned_by=actor))  # fmt: skip
+            else:
+                held.user_id, held.assigned_at, held.assigned_by = user, now, actor
+            add_member(session, incident_id=incident.id, user_id=user, now=now)
+            _note(session, incident, TimelineKind.ROLE_ASSIGNED, now, actor,
+                  data={"role": role, "user": user, "previous": previous})  # fmt: skip
+            told = f"{who} is now **{role}** of {key}. {escape_markdown(description)}"
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                (DeliveryKind.INVITE, {"users": [user]}),
+                (DeliveryKind.POST_MESSAGE, {"markdown": told, "fallback": f"{role} of {key}"}),
+            ]
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            return f"{who} is now {role} of {key}"
 
         return await self._apply(ref, change)
 

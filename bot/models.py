@@ -105,6 +105,35 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     return Incident(id=incident_id, **values)
 
 
+class IncidentMember(SQLModel, table=True):
+    """Someone in the incident: its declarer, role holders, people invited."""
+
+    __tablename__ = "incident_member"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "user_id", name="uq_member_incident_user"),
+        Index("ix_member_user", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    user_id: str = Field(max_length=64)
+    added_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class IncidentRole(SQLModel, table=True):
+    """Who holds a role (commander, comms, scribe…); one holder per role."""
+
+    __tablename__ = "incident_role"
+    __table_args__ = (UniqueConstraint("incident_id", "role", name="uq_role_incident_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    role: str = Field(max_length=40)
+    user_id: str = Field(max_length=64)
+    assigned_at: datetime = Field(sa_column=utc_column(nullable=False))
+    assigned_by: str = Field(max_length=64)
+
+
 class TimelineKind(StrEnum):
     DECLARED = "declared"
     STATUS_CHANGED = "status_changed"

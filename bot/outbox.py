@@ -41,6 +41,7 @@ class DeliveryKind(StrEnum):
     ANNOUNCE = "announce"
     UPDATE_CARD = "update_card"
     POST_ALL_CLEAR = "post_all_clear"
+    POST_MESSAGE = "post_message"  # prepared Markdown for the incident channel
 
 
 Effect = Callable[[Delivery], Awaitable[None]]

@@ -84,6 +84,16 @@ class Policy(BaseModel):
     severities: tuple[SeverityLevel, ...]
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
+    # Role name -> what the holder does; told to them when they are assigned.
+    roles: dict[str, str] = PydanticField(default_factory=dict)
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, roles: dict[str, str]) -> dict[str, str]:
+        for name in roles:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", name):
+                raise ValueError(f"role name {name!r} must be one lowercase word")
+        return roles
 
     @field_validator("severities")
     @classmethod
@@ -176,6 +186,14 @@ DEFAULT_POLICY_DATA: dict[str, Any] = {
     ],
     "channel_name": "inc-{number}-{slug}",
     "announce_channel": None,
+    "roles": {
+        "commander": "Incident Commander: leads the response, makes the calls and delegates "
+        "the work, so that responders can focus on the fix.",
+        "comms": "Communications lead: posts the status updates on cadence and keeps "
+        "stakeholders informed.",
+        "scribe": "Scribe: records decisions, findings and actions on the timeline, for the "
+        "postmortem.",
+    },
 }
 
 
@@ -194,6 +212,8 @@ def merge_policy_data(overrides: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         if key == "severities" and isinstance(value, list):
             merged[key] = _merge_severities(value)
+        elif key == "roles" and isinstance(value, Mapping):
+            merged[key] = {**DEFAULT_POLICY_DATA["roles"], **value}
         else:
             merged[key] = value
     return merged

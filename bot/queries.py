@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -13,6 +13,7 @@ from bot.durations import format_elapsed
 from bot.incident import Status, incident_key
 from bot.lifecycle import IncidentRef, LifecycleError, find_incident
 from bot.markdown import escape_markdown
+from bot.members import is_member, roles_of, visible_to
 from bot.models import Incident
 from bot.render import format_utc
 from bot.storage import Database
@@ -28,7 +29,7 @@ async def open_incidents(db: Database, *, viewer: str) -> list[Incident]:
         rows = session.scalars(
             select(Incident)
             .where(col(Incident.status).in_(OPEN))
-            .where(or_(col(Incident.private).is_(False), col(Incident.declared_by) == viewer))
+            .where(visible_to(viewer))
             .order_by(col(Incident.number).desc())
         )
         return list(rows)
@@ -53,6 +54,27 @@ def list_markdown(incidents: Sequence[Incident], *, now: datetime, channel_menti
     return "\n".join(rows)
 
 
+async def roles_markdown(
+    db: Database, ref: IncidentRef, *, viewer: str, mention: Mention, policy_roles: Sequence[str]
+) -> str:
+    def query(session: Session) -> tuple[Incident, dict[str, str]]:
+        incident = _visible(session, ref, viewer)
+        return incident, {held.role: held.user_id for held in roles_of(session, incident.id or 0)}
+
+    incident, held = await db.transaction(query, urgent=True)
+    rows = [f"**Roles of {incident_key(incident.number)}**:"]
+    for role in sorted({*policy_roles, *held}):
+        rows.append(f"• {role}: {mention(held[role]) if role in held else 'nobody yet'}")
+    return "\n".join(rows)
+
+
+def _visible(session: Session, ref: IncidentRef, viewer: str) -> Incident:
+    incident = find_incident(session, ref)
+    if incident.private and not is_member(session, incident_id=incident.id or 0, user_id=viewer):
+        raise LifecycleError(f"{incident_key(incident.number)} is private")
+    return incident
+
+
 async def timeline_markdown(
     db: Database, ref: IncidentRef, *, viewer: str, mention: Mention
 ) -> str:
@@ -60,7 +82,9 @@ async def timeline_markdown(
 
     def query(session: Session) -> tuple[Incident, list[str]]:
         incident = find_incident(session, ref)
-        if incident.private and incident.declared_by != viewer:
+        if incident.private and not is_member(
+            session, incident_id=incident.id or 0, user_id=viewer
+        ):
             raise LifecycleError(f"{incident_key(incident.number)} is private")
         entries = lines(entries_of(session, incident.id or 0), mention=mention)
         return incident, [f"- {format_utc(line.at)} - {line.markdown}" for line in entries]

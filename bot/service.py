@@ -12,6 +12,7 @@ from bot.channel_names import build_channel_name
 from bot.clock import Clock
 from bot.incident import Status
 from bot.markdown import single_line
+from bot.members import add_member
 from bot.models import Incident, TimelineKind, insert_incident
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import Policy
@@ -87,6 +88,7 @@ class IncidentService:
                 next_update_at=now + level.update_every if level.update_every else None,
             )
             assert incident.id is not None
+            add_member(session, incident_id=incident.id, user_id=declaration.declared_by, now=now)
             record(
                 session,
                 incident_id=incident.id,

@@ -70,6 +70,9 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
             line = f"Status {data.get('old', '?')} → {data.get('new', '?')} by {who}"
         case TimelineKind.SEVERITY_CHANGED:
             line = f"Severity {data.get('old', '?')} → {data.get('new', '?')} by {who}"
+        case TimelineKind.ROLE_ASSIGNED:
+            role = escape_markdown(str(data.get("role", "?")))
+            line = f"{mention(str(data.get('user', '?')))} assigned {role} by {who}"
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"

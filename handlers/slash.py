@@ -23,6 +23,8 @@ from bot.commands import (
     NoteCommand,
     ReopenCommand,
     ResolveCommand,
+    RoleCommand,
+    RolesCommand,
     SeverityCommand,
     StatusCommand,
     TimelineCommand,
@@ -34,7 +36,7 @@ from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcom
 from bot.markdown import escape_markdown
 from bot.models import Incident
 from bot.policy import UnknownSeverity
-from bot.queries import list_markdown, open_incidents, timeline_markdown
+from bot.queries import list_markdown, open_incidents, roles_markdown, timeline_markdown
 from bot.service import Declaration, IncidentService, InvalidRequest
 from bot.storage import Database
 
@@ -65,6 +67,11 @@ def slack_user_mention(user_id: str) -> str:
 
 def slack_channel_mention(channel_id: str) -> str:
     return f"<#{channel_id}>"
+
+
+def _ref(parsed: IncidentCommand, channel: str | None) -> IncidentRef:
+    """The incident named (INC-N), else the one whose channel the command came from."""
+    return IncidentRef(number=parsed.number, channel_id=None if parsed.number else channel)
 
 
 def _section_note(text: str) -> dict[str, Any]:
@@ -105,7 +112,7 @@ class SlashCommands:
             return
         user = str(command["user_id"])
         channel = command.get("channel_id")
-        if isinstance(parsed, ListCommand | TimelineCommand):
+        if isinstance(parsed, ListCommand | TimelineCommand | RolesCommand):
             await self._show(parsed, ack, respond, user=user, channel=channel)
             return
         if isinstance(parsed, DeclareCommand):
@@ -113,8 +120,7 @@ class SlashCommands:
             subcommand = "declare"
         else:
             assert isinstance(parsed, IncidentCommand)
-            ref = IncidentRef(number=parsed.number, channel_id=None if parsed.number else channel)
-            work = self._change(parsed, ref, user=user)
+            work = self._change(parsed, _ref(parsed, channel), user=user)
             subcommand = None
         await self._answer(work, ack, respond, subcommand=subcommand)
 
@@ -148,7 +154,7 @@ class SlashCommands:
 
     async def _show(
         self,
-        parsed: ListCommand | TimelineCommand,
+        parsed: ListCommand | TimelineCommand | RolesCommand,
         ack: AsyncAck,
         respond: AsyncRespond,
         *,
@@ -162,12 +168,17 @@ class SlashCommands:
                 markdown = list_markdown(
                     incidents, now=self._clock(), channel_mention=slack_channel_mention
                 )
-            else:
-                ref = IncidentRef(
-                    number=parsed.number, channel_id=None if parsed.number else channel
+            elif isinstance(parsed, RolesCommand):
+                markdown = await roles_markdown(
+                    self._db,
+                    _ref(parsed, channel),
+                    viewer=user,
+                    mention=slack_user_mention,
+                    policy_roles=list(self._service.policy.roles),
                 )
+            else:
                 markdown = await timeline_markdown(
-                    self._db, ref, viewer=user, mention=slack_user_mention
+                    self._db, _ref(parsed, channel), viewer=user, mention=slack_user_mention
                 )
         except LifecycleError as error:
             await _reply(ack, f":warning: {to_mrkdwn(str(error))}.")
@@ -222,6 +233,8 @@ class SlashCommands:
                 return await lifecycle.resolve(ref, actor=user, resolution=resolution)
             case ReopenCommand():
                 return await lifecycle.reopen(ref, actor=user)
+            case RoleCommand(role=role, user=assignee):
+                return await lifecycle.assign_role(ref, actor=user, role=role, user=assignee)
         raise AssertionError(f"no use case for {parsed!r}")
 
 

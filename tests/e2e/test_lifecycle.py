@@ -184,3 +184,27 @@ def test_a_500_entry_timeline_stays_valid_on_the_card_and_in_pages(
     ]
     text = "\n".join(b["text"]["text"] for page in pages for b in page)
     assert "Incident declared as SEV2" in text
+
+
+def test_roles_invite_and_tell_and_make_private_incidents_visible(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    sender.command("declare --private sev1 Credential leak")
+    channel, _ = pinned_card(slack, "inc-1-credential-leak")
+    assert "INC-1" not in str(sender.command("list", user="U0ALEX").json())
+    reply = answer(sender, "role commander <@U0ALEX|alex>", channel.id)
+    assert "<@U0ALEX> is now commander of INC-1" in reply
+    wait_until(lambda: "U0ALEX" in slack.channels[channel.id].members, what="the invitation")
+    wait_until(
+        lambda: any(
+            "is now *commander*" in str(m.get("blocks"))
+            for m in slack.channels[channel.id].messages
+        ),
+        what="the role explained in the channel",
+    )
+    card_shows(slack, channel, "*Roles*: Commander <@U0ALEX>")
+    assert "INC-1" in str(sender.command("list", user="U0ALEX").json())
+    roles = sender.command("roles", channel=channel.id).json()
+    assert "commander: <@U0ALEX>" in str(roles) and "scribe: nobody yet" in str(roles)
+    assert "role 'commander' needs a person" in answer(sender, "role commander", channel.id)
+    assert "is private" in answer(sender, "timeline INC-1", "C0GENERAL", user="U0STRANGER")

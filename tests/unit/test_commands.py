@@ -6,11 +6,15 @@ from bot.commands import (
     CommandError,
     DeclareCommand,
     HelpCommand,
+    ListCommand,
     NoteCommand,
     ReopenCommand,
     ResolveCommand,
+    RoleCommand,
+    RolesCommand,
     SeverityCommand,
     StatusCommand,
+    TimelineCommand,
     parse_command,
     usage,
 )
@@ -102,3 +106,33 @@ def test_incident_command_errors(text: str, message: str, subcommand: str) -> No
     with pytest.raises(CommandError, match=message) as raised:
         parse_command(text)
     assert raised.value.subcommand == subcommand
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("role commander <@U0ALEX|alex>", RoleCommand(None, "commander", "U0ALEX")),
+        ("role INC-4 Scribe <@W0ALEX>", RoleCommand(4, "scribe", "W0ALEX")),
+        ("role comms @U0SAM", RoleCommand(None, "comms", "U0SAM")),
+        ("roles", RolesCommand(None)),
+        ("timeline INC-2", TimelineCommand(2)),
+        ("list", ListCommand()),
+    ],
+)
+def test_role_and_view_commands(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("role", "role needs a role and a person"),
+        ("role commander", "role 'commander' needs a person"),
+        ("role commander alex", "'alex' is not a person"),
+        ("role commander <@U1> <@U2>", "role takes one role and one person"),
+        ("list everything", "list takes no text"),
+    ],
+)
+def test_role_errors(text: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        parse_command(text)

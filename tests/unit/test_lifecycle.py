@@ -161,3 +161,23 @@ async def test_card_refreshes_coalesce_while_waiting(harness: Harness) -> None:
     assert pending == ["update_card"]
     await harness.worker.drain()
     assert harness.chat.calls.count("update") == 1
+
+
+async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> None:
+    _, here = await open_incident(harness)
+    outcome = await harness.lifecycle.assign_role(here, actor="U1", role="Commander", user="U0ALEX")
+    assert outcome.summary == "<@U0ALEX> is now commander of INC-1"
+    with pytest.raises(LifecycleError, match="already commander"):
+        await harness.lifecycle.assign_role(here, actor="U1", role="commander", user="U0ALEX")
+    with pytest.raises(LifecycleError, match="unknown role 'pilot'; use one of commander, comms"):
+        await harness.lifecycle.assign_role(here, actor="U1", role="pilot", user="U0ALEX")
+    await harness.lifecycle.assign_role(here, actor="U1", role="commander", user="U0SAM")
+    await harness.worker.drain()
+    (stored,) = await harness.incidents()
+    channel = harness.chat.channels[stored.channel_id or ""]
+    assert {"U0ALEX", "U0SAM"} <= channel.members
+    told = [m.markdown for m in channel.messages.values() if "is now **commander**" in m.markdown]
+    assert len(told) == 2 and "Incident Commander: leads the response" in told[0]
+    card = card_text(harness, stored)
+    assert "**Roles**: Commander <@U0SAM>" in card
+    assert "<@U0SAM> assigned commander by <@U1>" in card
