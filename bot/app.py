@@ -19,6 +19,7 @@ from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import handlers.actions
+import handlers.modals
 import handlers.slash
 from bot.chat.slack import SlackChat, build_web_client
 from bot.clock import Clock, utc_now
@@ -88,7 +89,11 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         on_commit=wake,
     )
     if bolt is not None:
-        handlers.slash.register(bolt, service=service, lifecycle=lifecycle, db=db, clock=clock)
+        forms = handlers.modals.Forms(service=service, lifecycle=lifecycle, policy=policy)
+        handlers.slash.register(
+            bolt, service=service, lifecycle=lifecycle, db=db, clock=clock, forms=forms
+        )
+        handlers.modals.register(bolt, forms=forms)
         handlers.actions.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker

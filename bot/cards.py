@@ -105,6 +105,7 @@ def incident_card(
 
 
 ACKNOWLEDGE_ACTION = "incident.acknowledge"
+POST_UPDATE_ACTION = "incident.post_update"
 RESOLVE_ACTION = "incident.resolve"
 
 
@@ -116,6 +117,7 @@ def card_buttons(incident: Incident) -> tuple[Button, ...]:
     buttons = []
     if incident.acknowledged_at is None:
         buttons.append(Button(ACKNOWLEDGE_ACTION, "Acknowledge", value, style="primary"))
+    buttons.append(Button(POST_UPDATE_ACTION, "Post update", value))
     buttons.append(
         Button(
             RESOLVE_ACTION,

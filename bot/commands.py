@@ -10,7 +10,9 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from bot.durations import parse_duration
 from bot.incident import Status
 from bot.markdown import escape_markdown
 from bot.policy import Policy
@@ -31,6 +33,11 @@ class DeclareCommand:
     severity: str
     title: str
     private: bool = False
+
+
+@dataclass(frozen=True)
+class DeclareFormCommand:
+    """`declare` alone: the declaration form opens."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,14 @@ class TimelineCommand(IncidentCommand):
 
 
 @dataclass(frozen=True)
+class UpdateCommand(IncidentCommand):
+    """With no text, the update form opens instead."""
+
+    text: str = ""
+    next_in: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class RoleCommand(IncidentCommand):
     role: str
     user: str
@@ -95,6 +110,7 @@ class RolesCommand(IncidentCommand):
 Command = (
     HelpCommand
     | DeclareCommand
+    | DeclareFormCommand
     | AcknowledgeCommand
     | StatusCommand
     | SeverityCommand
@@ -105,6 +121,7 @@ Command = (
     | TimelineCommand
     | RoleCommand
     | RolesCommand
+    | UpdateCommand
 )
 
 
@@ -142,7 +159,9 @@ def _split_key(rest: str) -> tuple[int | None, str]:
     return None, rest
 
 
-def _parse_declare(rest: str) -> DeclareCommand:
+def _parse_declare(rest: str) -> DeclareCommand | DeclareFormCommand:
+    if not rest.strip():
+        return DeclareFormCommand()
     private = False
     words = rest.split(maxsplit=1)
     while words and words[0].lower() in ("--private", "-p"):
@@ -213,6 +232,21 @@ def _parse_timeline(rest: str) -> TimelineCommand:
     return TimelineCommand(_only_key(rest, "timeline"))
 
 
+def _parse_update(rest: str) -> UpdateCommand:
+    number, rest = _split_key(rest)
+    next_in = None
+    words = rest.split(maxsplit=2)
+    if words and words[0] == "--next":
+        if len(words) < 2:
+            raise CommandError("--next needs a duration, e.g. --next 20m", subcommand="update")
+        try:
+            next_in = parse_duration(words[1])
+        except ValueError as error:
+            raise CommandError(escape_markdown(str(error)), subcommand="update") from None
+        rest = words[2] if len(words) > 2 else ""
+    return UpdateCommand(number, rest.strip(), next_in)
+
+
 def _parse_role(rest: str) -> RoleCommand:
     number, rest = _split_key(rest)
     words = rest.split()
@@ -253,7 +287,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "declare",
         "[--private] <severity> <title>",
-        "open an incident: its own channel, the pinned status card, an announcement",
+        "open an incident: its own channel, the pinned status card, an announcement "
+        "(no arguments: a form)",
         _parse_declare,
     ),
     Subcommand("ack", "[INC-N]", "acknowledge the incident", _parse_ack),
@@ -262,6 +297,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "[INC-N] investigating|mitigating|resolved [note]",
         "move the incident to another status",
         _parse_status,
+    ),
+    Subcommand(
+        "update",
+        "[INC-N] [--next 20m] [text]",
+        "post a status update and reset Next Update (no text: a form)",
+        _parse_update,
     ),
     Subcommand("severity", "[INC-N] <severity>", "change the severity", _parse_severity),
     Subcommand("note", "[INC-N] <text>", "add a line to the timeline", _parse_note),

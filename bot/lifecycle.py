@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from bot.members import add_member, holder_of
 from bot.models import Delivery, DeliveryState, Incident, IncidentRole, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import Policy
+from bot.render import format_utc
 from bot.storage import Database
 from bot.timeline import Mention, record
 
@@ -90,6 +91,10 @@ class IncidentLifecycle:
         outcome = await self._db.transaction(work, urgent=True)
         self._on_commit()
         return outcome
+
+    async def incident(self, ref: IncidentRef) -> Incident:
+        """The incident as stored now (read only)."""
+        return await self._db.transaction(lambda session: find_incident(session, ref), urgent=True)
 
     async def acknowledge(self, ref: IncidentRef, *, actor: str) -> Outcome:
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -157,6 +162,58 @@ class IncidentLifecycle:
         def change(session: Session, incident: Incident, now: datetime) -> str:
             _note(session, incident, TimelineKind.NOTE, now, actor, text=text)
             return f"Note added to {incident_key(incident.number)}'s timeline"
+
+        return await self._apply(ref, change)
+
+    async def post_update(
+        self,
+        ref: IncidentRef,
+        *,
+        actor: str,
+        text: str,
+        next_in: timedelta | None = None,
+        status: Status | None = None,
+        impact: str | None = None,
+    ) -> Outcome:
+        """A status update: posted in the channel, logged, and the Next Update reset."""
+        text = text.strip()
+        if not text:
+            raise LifecycleError("an update needs some text")
+        if len(text) > MAX_NOTE_LENGTH:
+            raise LifecycleError(
+                f"the update is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
+            )
+        if status is Status.RESOLVED:
+            raise LifecycleError("to resolve, use resolve: it posts the all-clear")
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: reopen it to post updates")
+            if status is not None and status is not incident.status:
+                old, incident.status = incident.status, _move(incident, status)
+                _note(session, incident, TimelineKind.STATUS_CHANGED, now, actor,
+                      data={"old": old.label, "new": status.label})  # fmt: skip
+            if impact is not None and impact.strip():
+                incident.impact = single_line(impact)
+            cadence = next_in or self._policy.severity(incident.severity).update_every
+            incident.next_update_at = now + cadence if cadence else None
+            _note(session, incident, TimelineKind.UPDATE, now, actor, text=text)
+            next_line = (
+                f"Next update by {format_utc(incident.next_update_at)}"
+                if incident.next_update_at
+                else "No further updates scheduled"
+            )
+            markdown = (
+                f"📣 **Update on {key}** ({incident.status.label}) from {self._mention(actor)}:\n"
+                f"{escape_markdown(text)}\n_{next_line}_"
+            )
+            assert incident.id is not None
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"Update on {key}"})
+            ]
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            return f"Update posted; {next_line[0].lower()}{next_line[1:]}"
 
         return await self._apply(ref, change)
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack_blocks import to_block_pages, to_mrkdwn
 from bot.clock import Clock
@@ -17,6 +18,7 @@ from bot.commands import (
     Command,
     CommandError,
     DeclareCommand,
+    DeclareFormCommand,
     HelpCommand,
     IncidentCommand,
     ListCommand,
@@ -28,6 +30,7 @@ from bot.commands import (
     SeverityCommand,
     StatusCommand,
     TimelineCommand,
+    UpdateCommand,
     parse_command,
     usage,
 )
@@ -39,6 +42,7 @@ from bot.policy import UnknownSeverity
 from bot.queries import list_markdown, open_incidents, roles_markdown, timeline_markdown
 from bot.service import Declaration, IncidentService, InvalidRequest
 from bot.storage import Database
+from handlers.modals import Forms
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +60,9 @@ def register(
     lifecycle: IncidentLifecycle,
     db: Database,
     clock: Clock,
+    forms: Forms,
 ) -> None:
-    handler = SlashCommands(service, lifecycle, db, clock)
+    handler = SlashCommands(service, lifecycle, db, clock, forms)
     app.command(COMMAND)(handler.handle)
 
 
@@ -90,16 +95,24 @@ class SlashCommands:
         lifecycle: IncidentLifecycle,
         db: Database,
         clock: Clock,
+        forms: Forms,
     ) -> None:
         self._service = service
         self._lifecycle = lifecycle
         self._db = db
         self._clock = clock
+        self._forms = forms
 
     def _usage(self, subcommand: str | None = None) -> str:
         return to_mrkdwn(usage(self._service.policy, subcommand=subcommand))
 
-    async def handle(self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+    async def handle(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
         try:
             parsed = parse_command(str(command.get("text", "")))
         except CommandError as error:
@@ -112,6 +125,11 @@ class SlashCommands:
             return
         user = str(command["user_id"])
         channel = command.get("channel_id")
+        if isinstance(parsed, DeclareFormCommand) or (
+            isinstance(parsed, UpdateCommand) and not parsed.text
+        ):
+            await self._open_form(parsed, ack, client, command)
+            return
         if isinstance(parsed, ListCommand | TimelineCommand | RolesCommand):
             await self._show(parsed, ack, respond, user=user, channel=channel)
             return
@@ -151,6 +169,29 @@ class SlashCommands:
             return f":warning: {to_mrkdwn(str(error))}.{hint}"
         log.error("command failed", exc_info=error)
         return ":x: That could not be stored, so nothing changed. Please try again."
+
+    async def _open_form(
+        self,
+        parsed: Command,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        command: dict[str, Any],
+    ) -> None:
+        trigger, channel = str(command["trigger_id"]), command.get("channel_id")
+        if isinstance(parsed, DeclareFormCommand):
+            await ack()
+            await self._forms.open_declare(client, trigger_id=trigger, channel=channel)
+            return
+        assert isinstance(parsed, UpdateCommand)
+        try:
+            incident = await self._lifecycle.incident(_ref(parsed, channel))
+        except LifecycleError as error:
+            await _reply(ack, f":warning: {to_mrkdwn(str(error))}.")
+            return
+        await ack()
+        await self._forms.open_update(
+            client, trigger_id=trigger, ref=IncidentRef(number=incident.number)
+        )
 
     async def _show(
         self,
@@ -233,6 +274,8 @@ class SlashCommands:
                 return await lifecycle.resolve(ref, actor=user, resolution=resolution)
             case ReopenCommand():
                 return await lifecycle.reopen(ref, actor=user)
+            case UpdateCommand(text=text, next_in=next_in):
+                return await lifecycle.post_update(ref, actor=user, text=text, next_in=next_in)
             case RoleCommand(role=role, user=assignee):
                 return await lifecycle.assign_role(ref, actor=user, role=role, user=assignee)
         raise AssertionError(f"no use case for {parsed!r}")

@@ -192,6 +192,28 @@ class SlackSender:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(body), response_url
 
+    def submit(
+        self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user: str = DECLARER
+    ) -> httpx.Response:
+        """Submit a modal the app opened, with `values` as {block_id: {type…, value…}}."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID, "domain": "warroom-e2e"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0WARROOM",
+            "token": "deprecated-verification-token",
+            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
+            "view": {
+                **view,
+                "id": "V0FORM",
+                "team_id": TEAM_ID,
+                "state": {"values": {block: {"value": v} for block, v in values.items()}},
+                "hash": "1700000000.abc",
+            },
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body)
+
     def command(self, text: str, **kwargs: Any) -> httpx.Response:
         fields = self.command_body(
             text, **{k: v for k, v in kwargs.items() if k in ("user", "channel")}

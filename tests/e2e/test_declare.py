@@ -105,7 +105,7 @@ def test_bad_commands_explain_and_create_nothing(
         "declare sev9 Checkout errors": "unknown severity 'sev9'; use one of SEV1, SEV2, SEV3",
         "declare sev2": "declare needs a title after the severity",
         "declare sev2    ": "declare needs a title after the severity",
-        "declare": "declare needs a severity and a title",
+        "declare --private": "declare needs a severity and a title",
         "frobnicate": "unknown command 'frobnicate'",
         "declare sev2 " + "x" * 300: "the title is 300 characters; keep it under 200",
     }

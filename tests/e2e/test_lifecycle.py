@@ -119,8 +119,12 @@ def card_buttons(message: dict[str, Any]) -> list[str]:
 def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSlack) -> None:
     channel = declared(sender, slack)
     first = card(slack, channel)
-    assert card_buttons(first) == ["incident.acknowledge", "incident.resolve"]
-    resolve_button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][1]
+    assert card_buttons(first) == [
+        "incident.acknowledge",
+        "incident.post_update",
+        "incident.resolve",
+    ]
+    resolve_button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][2]
     assert resolve_button["confirm"]["text"]["text"] == "Resolve INC-1 and post the all-clear?"
 
     pressed, _ = sender.action(
@@ -128,7 +132,7 @@ def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSl
     )
     assert pressed.status_code == 200
     acknowledged = card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
-    assert card_buttons(acknowledged) == ["incident.resolve"]
+    assert card_buttons(acknowledged) == ["incident.post_update", "incident.resolve"]
 
     # A double click lands after the button is gone: one effect, one polite refusal.
     _, late = sender.action(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from bot.commands import (
@@ -5,6 +7,7 @@ from bot.commands import (
     AcknowledgeCommand,
     CommandError,
     DeclareCommand,
+    DeclareFormCommand,
     HelpCommand,
     ListCommand,
     NoteCommand,
@@ -15,12 +18,23 @@ from bot.commands import (
     SeverityCommand,
     StatusCommand,
     TimelineCommand,
+    UpdateCommand,
     parse_command,
     usage,
 )
 from bot.incident import Status
 from bot.markdown import escape_markdown
 from bot.policy import default_policy
+
+
+def test_declare_alone_opens_the_form() -> None:
+    assert parse_command("declare") == DeclareFormCommand()
+    assert parse_command("update") == UpdateCommand(None)
+    assert parse_command("update INC-3 --next 20m DB failing over") == UpdateCommand(
+        3, "DB failing over", timedelta(minutes=20)
+    )
+    with pytest.raises(CommandError, match="invalid duration 'soon'"):
+        parse_command("update --next soon all good")
 
 
 @pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "help declare"])
@@ -47,7 +61,6 @@ def test_declare(text: str, expected: DeclareCommand) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("declare", "declare needs a severity and a title"),
         ("declare --private", "declare needs a severity and a title"),
         ("declare sev2", "needs a title after the severity"),
         ("declare sev2    ", "needs a title after the severity"),
