@@ -19,8 +19,10 @@ from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import handlers.actions
+import handlers.events
 import handlers.modals
 import handlers.slash
+from bot.capture import TimelineCapture
 from bot.chat.slack import SlackChat, build_web_client
 from bot.clock import Clock, utc_now
 from bot.config import Settings
@@ -94,6 +96,10 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
             bolt, service=service, lifecycle=lifecycle, db=db, clock=clock, forms=forms
         )
         handlers.modals.register(bolt, forms=forms)
+        capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
+        handlers.events.register(
+            bolt, events=handlers.events.TimelineEvents(capture=capture, policy=policy, db=db)
+        )
         handlers.actions.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker

@@ -72,7 +72,8 @@ class IncidentLifecycle:
         self._mention = mention
         self._on_commit = on_commit
 
-    async def _apply(self, ref: IncidentRef, change: Change) -> Outcome:
+    async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
+        """Run `change` on the locked incident, bump its version, refresh its card."""
         now = self._clock()
 
         def work(session: Session) -> Outcome:
@@ -110,7 +111,7 @@ class IncidentLifecycle:
                   data={"after_seconds": int(waited.total_seconds())})  # fmt: skip
             return f"{key} acknowledged after {format_elapsed(waited)}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def set_status(
         self, ref: IncidentRef, *, actor: str, status: Status, note: str = ""
@@ -128,7 +129,7 @@ class IncidentLifecycle:
                   data={"old": old.label, "new": status.label})  # fmt: skip
             return f"{incident_key(incident.number)} is now {status.label}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def set_severity(self, ref: IncidentRef, *, actor: str, severity: str) -> Outcome:
         level = self._policy.severity(severity)
@@ -148,7 +149,7 @@ class IncidentLifecycle:
                   data={"old": old, "new": level.name})  # fmt: skip
             return f"{key} severity {old} → {level.name}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def add_note(self, ref: IncidentRef, *, actor: str, text: str) -> Outcome:
         text = text.strip()
@@ -163,7 +164,7 @@ class IncidentLifecycle:
             _note(session, incident, TimelineKind.NOTE, now, actor, text=text)
             return f"Note added to {incident_key(incident.number)}'s timeline"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def post_update(
         self,
@@ -215,7 +216,7 @@ class IncidentLifecycle:
             enqueue(session, incident_id=incident.id, owed=owed, now=now)
             return f"Update posted; {next_line[0].lower()}{next_line[1:]}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
         resolution = single_line(resolution)
@@ -232,7 +233,7 @@ class IncidentLifecycle:
             took = format_elapsed(now - incident.started_at)
             return f"{incident_key(incident.number)} resolved after {took}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -242,7 +243,7 @@ class IncidentLifecycle:
             _note(session, incident, TimelineKind.REOPENED, now, actor)
             return f"{incident_key(incident.number)} reopened: back to Investigating"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     async def assign_role(self, ref: IncidentRef, *, actor: str, role: str, user: str) -> Outcome:
         role = role.lower()
@@ -275,7 +276,7 @@ class IncidentLifecycle:
             enqueue(session, incident_id=incident.id, owed=owed, now=now)
             return f"{who} is now {role} of {key}"
 
-        return await self._apply(ref, change)
+        return await self.apply(ref, change)
 
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every

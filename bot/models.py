@@ -145,11 +145,15 @@ class TimelineKind(StrEnum):
     ROLE_ASSIGNED = "role_assigned"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    MESSAGE = "message"  # a chat message captured by a pin, a reaction or the shortcut
 
 
 class TimelineEntry(SQLModel, table=True):
     __tablename__ = "timeline_entry"
-    __table_args__ = (Index("ix_timeline_incident_at", "incident_id", "at"),)
+    __table_args__ = (
+        Index("ix_timeline_incident_at", "incident_id", "at"),
+        UniqueConstraint("incident_id", "source", name="uq_timeline_source"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
@@ -158,6 +162,17 @@ class TimelineEntry(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=64)
     text: str = Field(default="", max_length=4000)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The chat message this entry was captured from, e.g. "C0123:1700000000.000100".
+    source: str | None = Field(default=None, max_length=200)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Chat events already handled: a re-delivered event is recognised and skipped."""
+
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True, max_length=100)
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class DeliveryState(StrEnum):

@@ -84,6 +84,8 @@ class Policy(BaseModel):
     severities: tuple[SeverityLevel, ...]
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
+    # A reaction with this emoji on a message in an incident channel adds it to the timeline.
+    timeline_emoji: Annotated[str, PydanticField(pattern=r"^[a-z0-9_+\-']+$")] = "pushpin"
     # Role name -> what the holder does; told to them when they are assigned.
     roles: dict[str, str] = PydanticField(default_factory=dict)
 
@@ -186,6 +188,7 @@ DEFAULT_POLICY_DATA: dict[str, Any] = {
     ],
     "channel_name": "inc-{number}-{slug}",
     "announce_channel": None,
+    "timeline_emoji": "pushpin",
     "roles": {
         "commander": "Incident Commander: leads the response, makes the calls and delegates "
         "the work, so that responders can focus on the fix.",

@@ -34,6 +34,7 @@ def record(
     actor: str | None,
     text: str = "",
     data: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> None:
     """Add an entry within the caller's transaction (a plain insert: nothing reads it back)."""
     session.connection().execute(
@@ -45,6 +46,7 @@ def record(
             "actor": actor,
             "text": text,
             "data": data or {},
+            "source": source,
         },
     )
 
@@ -70,6 +72,11 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
             line = f"Status {data.get('old', '?')} → {data.get('new', '?')} by {who}"
         case TimelineKind.SEVERITY_CHANGED:
             line = f"Severity {data.get('old', '?')} → {data.get('new', '?')} by {who}"
+        case TimelineKind.MESSAGE:
+            link = data.get("permalink")
+            quoted = f"{who}: “{text}”" if text else f"a message from {who}"
+            line = f"💬 {quoted}" + (f" ([message]({link}))" if link else "")
+            return Trusted(line)
         case TimelineKind.ROLE_ASSIGNED:
             role = escape_markdown(str(data.get("role", "?")))
             line = f"{mention(str(data.get('user', '?')))} assigned {role} by {who}"

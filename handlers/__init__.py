@@ -9,5 +9,5 @@ from bot.commands import COMMAND
 
 SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
 ACTION_IDS: tuple[str, ...] = (ACKNOWLEDGE_ACTION, POST_UPDATE_ACTION, RESOLVE_ACTION)
-SHORTCUTS: tuple[str, ...] = ()
-EVENTS: tuple[str, ...] = ()
+SHORTCUTS: tuple[str, ...] = ("incident.add_to_timeline",)
+EVENTS: tuple[str, ...] = ("pin_added", "pin_removed", "reaction_added", "reaction_removed")

@@ -192,6 +192,11 @@ class FakeSlack:
         with self._lock:
             return self._workspace.channel_named(name)
 
+    def post_as(self, user: str, channel_id: str, text: str) -> str:
+        """A person's message in a channel; returns its ts."""
+        with self._lock:
+            return self._workspace.user_message(channel_id, user, text)
+
     @property
     def responses(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:

@@ -170,6 +170,14 @@ class Workspace:
             msg["subtype"] = "thread_broadcast"
         return msg
 
+    def user_message(self, channel_id: str, user: str, text: str) -> str:
+        """A message a person wrote (what tests flag with a pin or a reaction)."""
+        ts = self.next_ts()
+        self.channels[channel_id].messages.append(
+            {"type": "message", "user": user, "team": self.team_id, "text": text, "ts": ts}
+        )
+        return ts
+
     def channel_json(self, ch: FakeChannel) -> dict[str, Any]:
         if ch.is_im:
             return {"id": ch.id, "created": ch.created, "is_im": True, "user": ch.name}
