@@ -88,6 +88,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         policy=policy,
         clock=clock,
         mention=chat.user_mention if chat else str,
+        group_mention=chat.group_mention if chat else str,
         on_commit=wake,
     )
     if bolt is not None:

@@ -106,6 +106,7 @@ def incident_card(
 
 ACKNOWLEDGE_ACTION = "incident.acknowledge"
 POST_UPDATE_ACTION = "incident.post_update"
+ESCALATE_ACTION = "incident.escalate"
 RESOLVE_ACTION = "incident.resolve"
 
 
@@ -113,18 +114,26 @@ def card_buttons(incident: Incident) -> tuple[Button, ...]:
     """What a responder can do from the card: acknowledge once, resolve while open."""
     if not incident.status.is_open:
         return ()
-    value = str(incident.number)
+    value, key = str(incident.number), incident_key(incident.number)
     buttons = []
     if incident.acknowledged_at is None:
         buttons.append(Button(ACKNOWLEDGE_ACTION, "Acknowledge", value, style="primary"))
     buttons.append(Button(POST_UPDATE_ACTION, "Post update", value))
     buttons.append(
         Button(
+            ESCALATE_ACTION,
+            "Escalate",
+            value,
+            confirm=f"Call the next level of the escalation path for {key}?",
+        )
+    )
+    buttons.append(
+        Button(
             RESOLVE_ACTION,
             "Resolve",
             value,
             style="danger",
-            confirm=f"Resolve {incident_key(incident.number)} and post the all-clear?",
+            confirm=f"Resolve {key} and post the all-clear?",
         )
     )
     return tuple(buttons)

@@ -97,6 +97,11 @@ class UpdateCommand(IncidentCommand):
 
 
 @dataclass(frozen=True)
+class EscalateCommand(IncidentCommand):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class RoleCommand(IncidentCommand):
     role: str
     user: str
@@ -122,6 +127,7 @@ Command = (
     | RoleCommand
     | RolesCommand
     | UpdateCommand
+    | EscalateCommand
 )
 
 
@@ -219,6 +225,11 @@ def _parse_note(rest: str) -> NoteCommand:
     return NoteCommand(number, text.strip())
 
 
+def _parse_escalate(rest: str) -> EscalateCommand:
+    number, reason = _split_key(rest)
+    return EscalateCommand(number, reason.strip())
+
+
 def _parse_resolve(rest: str) -> ResolveCommand:
     number, resolution = _split_key(rest)
     return ResolveCommand(number, resolution.strip())
@@ -306,6 +317,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand("severity", "[INC-N] <severity>", "change the severity", _parse_severity),
     Subcommand("note", "[INC-N] <text>", "add a line to the timeline", _parse_note),
+    Subcommand(
+        "escalate",
+        "[INC-N] [reason]",
+        "call the next level of the escalation path (on-call, tech lead, manager)",
+        _parse_escalate,
+    ),
     Subcommand(
         "resolve",
         "[INC-N] [resolution]",

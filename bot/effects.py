@@ -46,6 +46,7 @@ class ChatEffects:
             DeliveryKind.UPDATE_CARD.value: self.update_card,
             DeliveryKind.POST_ALL_CLEAR.value: self.post_all_clear,
             DeliveryKind.POST_MESSAGE.value: self.post_message,
+            DeliveryKind.INVITE_GROUPS.value: self.invite_groups,
         }
 
     async def _incident(self, incident_id: int) -> Incident:
@@ -92,6 +93,16 @@ class ChatEffects:
         users = [str(user) for user in delivery.payload.get("users", [])]
         if users:
             await self._chat.invite(channel_id=self._channel_of(incident), user_ids=users)
+
+    async def invite_groups(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        users: list[str] = []
+        for group in delivery.payload.get("groups", []):
+            users += await self._chat.group_members(group_id=str(group))
+        if users:
+            await self._chat.invite(
+                channel_id=self._channel_of(incident), user_ids=sorted(set(users))
+            )
 
     async def post_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)

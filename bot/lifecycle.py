@@ -24,7 +24,7 @@ from bot.markdown import escape_markdown, single_line
 from bot.members import add_member, holder_of
 from bot.models import Delivery, DeliveryState, Incident, IncidentRole, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
-from bot.policy import Policy
+from bot.policy import EscalationLevel, Policy
 from bot.render import format_utc
 from bot.storage import Database
 from bot.timeline import Mention, record
@@ -64,12 +64,14 @@ class IncidentLifecycle:
         policy: Policy,
         clock: Clock,
         mention: Mention = str,
+        group_mention: Mention = str,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
         self._policy = policy
         self._clock = clock
         self._mention = mention
+        self._group_mention = group_mention
         self._on_commit = on_commit
 
     async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
@@ -277,6 +279,60 @@ class IncidentLifecycle:
             return f"{who} is now {role} of {key}"
 
         return await self.apply(ref, change)
+
+    async def escalate(self, ref: IncidentRef, *, actor: str, reason: str = "") -> Outcome:
+        """One level up the escalation path: its contacts invited and notified."""
+        reason = single_line(reason)
+        path = self._policy.escalation
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: nothing to escalate")
+            if incident.escalation_level >= len(path):
+                top = path[-1].label() if path else "none configured"
+                raise LifecycleError(f"{key} is already at the top of the escalation path ({top})")
+            level = path[incident.escalation_level]
+            incident.escalation_level += 1
+            _note(session, incident, TimelineKind.ESCALATED, now, actor, text=reason,
+                  data={"level": level.level, "name": level.name})  # fmt: skip
+            self._reach(session, incident, level, actor=actor, reason=reason, now=now)
+            return f"{key} escalated to {level.label()}"
+
+        return await self.apply(ref, change)
+
+    def _reach(
+        self,
+        session: Session,
+        incident: Incident,
+        level: EscalationLevel,
+        *,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Invite a level's contacts and tell the channel who was called and why."""
+        contacts = level.contacts
+        who = [self._mention(u) for u in contacts.users]
+        who += [self._group_mention(g) for g in contacts.usergroups]
+        called = (
+            " ".join(who) if who else "nobody: no contacts are set for this level in the policy"
+        )
+        why = f": {escape_markdown(reason)}" if reason else ""
+        markdown = (
+            f"🚨 **{incident_key(incident.number)} escalated to {escape_markdown(level.label())}** "
+            f"by {self._mention(actor)}{why}\nCalled: {called}"
+        )
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
+        if contacts.users:
+            owed.append((DeliveryKind.INVITE, {"users": list(contacts.users)}))
+        if contacts.usergroups:
+            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
+        fallback = f"{incident_key(incident.number)} escalated to {level.label()}"
+        owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
+        for user in contacts.users:
+            add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
+        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
 
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every

@@ -81,6 +81,8 @@ class Incident(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     acknowledged_by: str | None = Field(default=None, max_length=64)
     resolution: str = Field(default="", max_length=2000)
+    # How many levels of the escalation path have been reached (0: none yet).
+    escalation_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Filled in as chat effects land; the database stays the truth while they are pending.
     channel_id: str | None = Field(default=None, max_length=64, index=True)
     channel_name: str | None = Field(default=None, max_length=80)
@@ -101,6 +103,7 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     """
     values.setdefault("version", 1)
     values.setdefault("resolution", "")
+    values.setdefault("escalation_level", 0)
     incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
     return Incident(id=incident_id, **values)
 

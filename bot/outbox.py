@@ -42,6 +42,7 @@ class DeliveryKind(StrEnum):
     UPDATE_CARD = "update_card"
     POST_ALL_CLEAR = "post_all_clear"
     POST_MESSAGE = "post_message"  # prepared Markdown for the incident channel
+    INVITE_GROUPS = "invite_groups"  # everyone in these user groups
 
 
 Effect = Callable[[Delivery], Awaitable[None]]

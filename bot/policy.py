@@ -78,12 +78,35 @@ class SeverityLevel(BaseModel):
         return (self.name, *self.aliases)
 
 
+class Contacts(BaseModel):
+    """Who a level reaches: people and groups to invite and notify."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+
+
+class EscalationLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Annotated[str, PydanticField(min_length=1, max_length=20)]
+    name: str = ""
+    severities: tuple[str, ...] = ()  # empty: every severity
+    after: Duration = timedelta(0)  # from declaration, while unresolved
+    contacts: Contacts = Contacts()
+
+    def label(self) -> str:
+        return f"{self.level} {self.name}".strip()
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     severities: tuple[SeverityLevel, ...]
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
+    escalation: tuple[EscalationLevel, ...] = ()
     # A reaction with this emoji on a message in an incident channel adds it to the timeline.
     timeline_emoji: Annotated[str, PydanticField(pattern=r"^[a-z0-9_+\-']+$")] = "pushpin"
     # Role name -> what the holder does; told to them when they are assigned.
@@ -189,6 +212,16 @@ DEFAULT_POLICY_DATA: dict[str, Any] = {
     "channel_name": "inc-{number}-{slug}",
     "announce_channel": None,
     "timeline_emoji": "pushpin",
+    "escalation": [
+        {
+            "level": "L1",
+            "name": "On-call engineer",
+            "severities": ["SEV1", "SEV2", "SEV3", "SEV4"],
+            "after": "0s",
+        },
+        {"level": "L2", "name": "Tech lead", "severities": ["SEV1", "SEV2"], "after": "30m"},
+        {"level": "L3", "name": "Engineering manager", "severities": ["SEV1"], "after": "1h"},
+    ],
     "roles": {
         "commander": "Incident Commander: leads the response, makes the calls and delegates "
         "the work, so that responders can focus on the fix.",

@@ -77,6 +77,9 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
             quoted = f"{who}: “{text}”" if text else f"a message from {who}"
             line = f"💬 {quoted}" + (f" ([message]({link}))" if link else "")
             return Trusted(line)
+        case TimelineKind.ESCALATED:
+            level = escape_markdown(f"{data.get('level', '?')} {data.get('name', '')}".strip())
+            line = f"Escalated to {level} by {who}"
         case TimelineKind.ROLE_ASSIGNED:
             role = escape_markdown(str(data.get("role", "?")))
             line = f"{mention(str(data.get('user', '?')))} assigned {role} by {who}"

@@ -4,10 +4,15 @@
 `manifest.yml` can be checked against the code.
 """
 
-from bot.cards import ACKNOWLEDGE_ACTION, POST_UPDATE_ACTION, RESOLVE_ACTION
+from bot.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, POST_UPDATE_ACTION, RESOLVE_ACTION
 from bot.commands import COMMAND
 
 SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
-ACTION_IDS: tuple[str, ...] = (ACKNOWLEDGE_ACTION, POST_UPDATE_ACTION, RESOLVE_ACTION)
+ACTION_IDS: tuple[str, ...] = (
+    ACKNOWLEDGE_ACTION,
+    POST_UPDATE_ACTION,
+    ESCALATE_ACTION,
+    RESOLVE_ACTION,
+)
 SHORTCUTS: tuple[str, ...] = ("incident.add_to_timeline",)
 EVENTS: tuple[str, ...] = ("pin_added", "pin_removed", "reaction_added", "reaction_removed")

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.cards import ACKNOWLEDGE_ACTION, RESOLVE_ACTION
+from bot.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, RESOLVE_ACTION
 from bot.chat.slack_blocks import to_mrkdwn
 from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcome
 
@@ -20,6 +20,7 @@ def register(app: AsyncApp, *, lifecycle: IncidentLifecycle) -> None:
     buttons = CardButtons(lifecycle)
     app.action(ACKNOWLEDGE_ACTION)(buttons.acknowledge)
     app.action(RESOLVE_ACTION)(buttons.resolve)
+    app.action(ESCALATE_ACTION)(buttons.escalate)
 
 
 class CardButtons:
@@ -33,6 +34,10 @@ class CardButtons:
     async def resolve(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await self._press(body, respond, self._lifecycle.resolve)
+
+    async def escalate(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await self._press(body, respond, self._lifecycle.escalate)
 
     async def _press(
         self,

@@ -19,6 +19,7 @@ from bot.commands import (
     CommandError,
     DeclareCommand,
     DeclareFormCommand,
+    EscalateCommand,
     HelpCommand,
     IncidentCommand,
     ListCommand,
@@ -276,6 +277,8 @@ class SlashCommands:
                 return await lifecycle.reopen(ref, actor=user)
             case UpdateCommand(text=text, next_in=next_in):
                 return await lifecycle.post_update(ref, actor=user, text=text, next_in=next_in)
+            case EscalateCommand(reason=reason):
+                return await lifecycle.escalate(ref, actor=user, reason=reason)
             case RoleCommand(role=role, user=assignee):
                 return await lifecycle.assign_role(ref, actor=user, role=role, user=assignee)
         raise AssertionError(f"no use case for {parsed!r}")

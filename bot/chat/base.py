@@ -83,6 +83,14 @@ class ChatPlatform(Protocol):
         """A message only `user_id` sees (Slack: ephemeral)."""
         ...
 
+    async def group_members(self, *, group_id: str) -> list[str]:
+        """The people in a user group (an on-call team)."""
+        ...
+
+    def group_mention(self, group_id: str) -> str:
+        """Markup that notifies a whole user group."""
+        ...
+
     def channel_mention(self, channel_id: str) -> str:
         """Markup that links to a channel in this platform's messages."""
         ...

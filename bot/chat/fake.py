@@ -27,6 +27,7 @@ class FakeChat:
         self.private_replies: list[tuple[str, str, str]] = []
         self.failures: dict[str, list[ChatError]] = {}
         self.calls: list[str] = []
+        self.groups: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
 
     def fail_next(self, operation: str, *errors: ChatError) -> None:
@@ -92,3 +93,10 @@ class FakeChat:
 
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"
+
+    async def group_members(self, *, group_id: str) -> list[str]:
+        self._enter("group_members")
+        return list(self.groups.get(group_id, []))
+
+    def group_mention(self, group_id: str) -> str:
+        return f"<!subteam^{group_id}>"

@@ -147,6 +147,15 @@ class SlackChat:
             ),
         )
 
+    async def group_members(self, *, group_id: str) -> list[str]:
+        data = await self._call(
+            "usergroups.users.list", self._client.usergroups_users_list(usergroup=group_id)
+        )
+        return [str(user) for user in data.get("users", [])]
+
+    def group_mention(self, group_id: str) -> str:
+        return f"<!subteam^{group_id}>"
+
     def channel_mention(self, channel_id: str) -> str:
         return f"<#{channel_id}>"
 

@@ -122,9 +122,10 @@ def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSl
     assert card_buttons(first) == [
         "incident.acknowledge",
         "incident.post_update",
+        "incident.escalate",
         "incident.resolve",
     ]
-    resolve_button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][2]
+    resolve_button = next(b for b in first["blocks"] if b["type"] == "actions")["elements"][3]
     assert resolve_button["confirm"]["text"]["text"] == "Resolve INC-1 and post the all-clear?"
 
     pressed, _ = sender.action(
@@ -132,7 +133,11 @@ def test_card_buttons_acknowledge_and_resolve(sender: SlackSender, slack: FakeSl
     )
     assert pressed.status_code == 200
     acknowledged = card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
-    assert card_buttons(acknowledged) == ["incident.post_update", "incident.resolve"]
+    assert card_buttons(acknowledged) == [
+        "incident.post_update",
+        "incident.escalate",
+        "incident.resolve",
+    ]
 
     # A double click lands after the button is gone: one effect, one polite refusal.
     _, late = sender.action(
@@ -212,3 +217,35 @@ def test_roles_invite_and_tell_and_make_private_incidents_visible(
     assert "commander: <@U0ALEX>" in str(roles) and "scribe: nobody yet" in str(roles)
     assert "role 'commander' needs a person" in answer(sender, "role commander", channel.id)
     assert "is private" in answer(sender, "timeline INC-1", "C0GENERAL", user="U0STRANGER")
+
+
+def test_escalate_from_the_command_and_the_card(
+    make_server: Any, slack: FakeSlack, tmp_path: Any
+) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        "escalation:\n"
+        "  - {level: L1, name: On-call engineer, contacts: {users: [U0ONCALL]}}\n"
+        "  - {level: L2, name: Tech lead, severities: [SEV1, SEV2], after: 30m,\n"
+        "     contacts: {users: [U0LEAD]}}\n",
+        encoding="utf-8",
+    )
+    server = make_server(WARROOM_CONFIG=str(policy))
+    server.start()
+    sender = SlackSender(server, slack)
+    channel = declared(sender, slack)
+    reply = answer(sender, "escalate need the on-call DBA", channel.id)
+    assert "INC-1 escalated to L1 On-call engineer" in reply
+    wait_until(lambda: "U0ONCALL" in slack.channels[channel.id].members, what="L1 invited")
+    first = card(slack, channel)
+    assert "incident.escalate" in str(first["blocks"])
+    sender.action(
+        "incident.escalate", "1", user="U0ONCALL", channel=channel.id, message_ts=first["ts"]
+    )
+    wait_until(lambda: "U0LEAD" in slack.channels[channel.id].members, what="L2 invited")
+    card_shows(slack, channel, "Escalated to L2 Tech lead by <@U0ONCALL>")
+    called = [m for m in slack.channels[channel.id].messages if "🚨" in str(m.get("blocks"))]
+    assert len(called) == 2 and "Called: <@U0LEAD>" in str(called[1]["blocks"])
+    assert "already at the top of the escalation path (L2 Tech lead)" in answer(
+        sender, "escalate", channel.id
+    )

@@ -56,7 +56,13 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
     effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=Renderer())
     worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
     service = IncidentService(db=db, policy=policy, clock=clock, announce_channel="C0ANNOUNCE")
-    lifecycle = IncidentLifecycle(db=db, policy=policy, clock=clock, mention=chat.user_mention)
+    lifecycle = IncidentLifecycle(
+        db=db,
+        policy=policy,
+        clock=clock,
+        mention=chat.user_mention,
+        group_mention=chat.group_mention,
+    )
     yield Harness(db, chat, service, lifecycle, worker, clock)
     db.dispose()
 

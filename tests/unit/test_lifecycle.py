@@ -10,7 +10,7 @@ import pytest
 from bot.incident import Status
 from bot.lifecycle import IncidentRef, LifecycleError
 from bot.models import Incident, TimelineKind
-from bot.policy import UnknownSeverity
+from bot.policy import Contacts, EscalationLevel, UnknownSeverity
 from tests.unit.conftest import Harness, sev2
 
 
@@ -181,3 +181,28 @@ async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> No
     card = card_text(harness, stored)
     assert "**Roles**: Commander <@U0SAM>" in card
     assert "<@U0SAM> assigned commander by <@U1>" in card
+
+
+async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: Harness) -> None:
+    _, here = await open_incident(harness)
+    policy = harness.lifecycle._policy
+    levels = [
+        EscalationLevel(level="L1", name="On-call", contacts=Contacts(users=("U0ONCALL",))),
+        EscalationLevel(level="L2", name="Tech lead", contacts=Contacts(usergroups=("S0LEADS",))),
+    ]
+    harness.lifecycle._policy = policy.model_copy(update={"escalation": tuple(levels)})
+    harness.chat.groups["S0LEADS"] = ["U0LEAD1", "U0LEAD2"]
+    first = await harness.lifecycle.escalate(here, actor="U1", reason="need DB expertise")
+    assert first.summary == "INC-1 escalated to L1 On-call"
+    second = await harness.lifecycle.escalate(here, actor="U1")
+    assert second.summary == "INC-1 escalated to L2 Tech lead"
+    with pytest.raises(LifecycleError, match="already at the top of the escalation path"):
+        await harness.lifecycle.escalate(here, actor="U1")
+    await harness.worker.drain()
+    (stored,) = await harness.incidents()
+    channel = harness.chat.channels[stored.channel_id or ""]
+    assert {"U0ONCALL", "U0LEAD1", "U0LEAD2"} <= channel.members
+    posted = [m.markdown for m in channel.messages.values() if m.markdown.startswith("🚨")]
+    assert "escalated to L1 On-call** by <@U1>: need DB expertise\nCalled: <@U0ONCALL>" in posted[0]
+    assert "Called: <!subteam^S0LEADS>" in posted[1]
+    assert "Escalated to L2 Tech lead by <@U1>" in card_text(harness, stored)
