@@ -21,15 +21,17 @@ from bot.clock import Clock
 from bot.durations import format_elapsed
 from bot.incident import IllegalTransition, Status, incident_key, transition
 from bot.markdown import escape_markdown, single_line
-from bot.members import add_member, holder_of
+from bot.members import add_member, holder_of, is_member, roles_of
 from bot.models import Delivery, DeliveryState, Incident, IncidentRole, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
-from bot.policy import EscalationLevel, Policy
+from bot.policy import EscalationLevel, GuardedAction, Policy
 from bot.render import format_utc
 from bot.storage import Database
 from bot.timeline import Mention, record
 
 MAX_NOTE_LENGTH = 3000
+# The guarded changes, as the refusal names them.
+ACTION_WORDS = {"resolve": "resolve", "severity": "change the severity of", "escalate": "escalate"}
 
 
 class LifecycleError(ValueError):
@@ -42,9 +44,15 @@ class IncidentRef:
 
     number: int | None = None
     channel_id: str | None = None
+    # Where the request came from, when the incident was named by number.
+    via: str | None = None
 
     def describe(self) -> str:
         return incident_key(self.number) if self.number is not None else "this channel"
+
+    @property
+    def origin(self) -> str | None:
+        return self.via or self.channel_id
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class IncidentLifecycle:
         level = self._policy.severity(severity)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "severity")
             key = incident_key(incident.number)
             if incident.severity == level.name:
                 raise LifecycleError(f"{key} is already {level.name}")
@@ -224,6 +233,7 @@ class IncidentLifecycle:
         resolution = single_line(resolution)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "resolve")
             incident.status = _move(incident, Status.RESOLVED)
             incident.resolved_at, incident.resolution = now, resolution
             incident.next_update_at = None
@@ -286,6 +296,7 @@ class IncidentLifecycle:
         path = self._policy.escalation
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "escalate")
             key = incident_key(incident.number)
             if not incident.status.is_open:
                 raise LifecycleError(f"{key} is {incident.status.label}: nothing to escalate")
@@ -333,6 +344,35 @@ class IncidentLifecycle:
         for user in contacts.users:
             add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
         enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
+
+    def _check(
+        self,
+        session: Session,
+        incident: Incident,
+        ref: IncidentRef,
+        actor: str,
+        action: GuardedAction,
+    ) -> None:
+        """Refuse `action` to people the policy does not allow: by default, anyone in the
+        incident (in its channel, or recorded as one of its people)."""
+        rule = self._policy.permissions.get(action)
+        key = incident_key(incident.number)
+        if rule is None:
+            in_channel = incident.channel_id is not None and ref.origin == incident.channel_id
+            member = is_member(session, incident_id=incident.id or 0, user_id=actor)
+            if in_channel or member:
+                return
+            raise LifecycleError(f"only people in {key}'s channel may {ACTION_WORDS[action]} it")
+        holders = {
+            held.user_id for held in roles_of(session, incident.id or 0) if held.role in rule.roles
+        }
+        if actor in rule.users or actor in holders:
+            return
+        allowed = [f"the {role}" for role in rule.roles] + [self._mention(u) for u in rule.users]
+        raise LifecycleError(
+            f"only {' or '.join(allowed) or 'nobody'} may {ACTION_WORDS[action]} {key} "
+            "(set in the policy's permissions)"
+        )
 
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every

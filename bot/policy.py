@@ -100,6 +100,18 @@ class EscalationLevel(BaseModel):
         return f"{self.level} {self.name}".strip()
 
 
+class Permission(BaseModel):
+    """Who may make a guarded change: holders of these roles, and these people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    roles: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+
+
+GuardedAction = Literal["resolve", "severity", "escalate"]
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -107,6 +119,8 @@ class Policy(BaseModel):
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
     escalation: tuple[EscalationLevel, ...] = ()
+    # resolve / severity / escalate -> who may; absent: anyone in the incident's channel.
+    permissions: dict[GuardedAction, Permission] = PydanticField(default_factory=dict)
     # A reaction with this emoji on a message in an incident channel adds it to the timeline.
     timeline_emoji: Annotated[str, PydanticField(pattern=r"^[a-z0-9_+\-']+$")] = "pushpin"
     # Role name -> what the holder does; told to them when they are assigned.

@@ -52,7 +52,8 @@ class CardButtons:
             log.warning("card button without an incident number: %s", body.get("actions"))
             return
         try:
-            await use_case(IncidentRef(number=number), actor=user)
+            via = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
+            await use_case(IncidentRef(number=number, via=via), actor=user)
         except LifecycleError as error:
             # The card itself shows what changed; only a refusal needs words.
             await respond(

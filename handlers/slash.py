@@ -77,7 +77,9 @@ def slack_channel_mention(channel_id: str) -> str:
 
 def _ref(parsed: IncidentCommand, channel: str | None) -> IncidentRef:
     """The incident named (INC-N), else the one whose channel the command came from."""
-    return IncidentRef(number=parsed.number, channel_id=None if parsed.number else channel)
+    if parsed.number is not None:
+        return IncidentRef(number=parsed.number, via=channel)
+    return IncidentRef(channel_id=channel)
 
 
 def _section_note(text: str) -> dict[str, Any]:

@@ -249,3 +249,26 @@ def test_escalate_from_the_command_and_the_card(
     assert "already at the top of the escalation path (L2 Tech lead)" in answer(
         sender, "escalate", channel.id
     )
+
+
+def test_permissions_refuse_with_an_explanation(
+    make_server: Any, slack: FakeSlack, tmp_path: Any
+) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("permissions:\n  resolve: {roles: [commander]}\n", encoding="utf-8")
+    server = make_server(WARROOM_CONFIG=str(policy))
+    server.start()
+    sender = SlackSender(server, slack)
+    channel = declared(sender, slack)
+    first = card(slack, channel)
+    _, url = sender.action(
+        "incident.resolve", "1", user="U0SAM", channel=channel.id, message_ts=first["ts"]
+    )
+    (refusal,) = wait_until(lambda: slack.responses_to(url), what="the refusal")
+    assert "only the commander may resolve INC-1" in refusal["text"]
+    assert "*Status*: Investigating" in section_text(card(slack, channel))
+    assert "only people in INC-1's channel may change the severity of it" in answer(
+        sender, "severity INC-1 sev1", "C0GENERAL", user="U0STRANGER"
+    )
+    answer(sender, "role commander <@U0SAM>", channel.id)
+    assert "INC-1 resolved after" in answer(sender, "resolve", channel.id, user="U0SAM")

@@ -10,7 +10,7 @@ import pytest
 from bot.incident import Status
 from bot.lifecycle import IncidentRef, LifecycleError
 from bot.models import Incident, TimelineKind
-from bot.policy import Contacts, EscalationLevel, UnknownSeverity
+from bot.policy import Contacts, EscalationLevel, Permission, UnknownSeverity
 from tests.unit.conftest import Harness, sev2
 
 
@@ -206,3 +206,19 @@ async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: 
     assert "escalated to L1 On-call** by <@U1>: need DB expertise\nCalled: <@U0ONCALL>" in posted[0]
     assert "Called: <!subteam^S0LEADS>" in posted[1]
     assert "Escalated to L2 Tech lead by <@U1>" in card_text(harness, stored)
+
+
+async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) -> None:
+    incident, here = await open_incident(harness)
+    elsewhere = IncidentRef(number=incident.number, via="C0GENERAL")
+    with pytest.raises(LifecycleError, match="only people in INC-1's channel may resolve it"):
+        await harness.lifecycle.resolve(elsewhere, actor="U0STRANGER")
+    await harness.lifecycle.set_severity(elsewhere, actor="U0DECLARER", severity="sev1")  # a member
+
+    policy = harness.lifecycle._policy
+    rules = {"resolve": Permission(roles=("commander",), users=("U0BOSS",))}
+    harness.lifecycle._policy = policy.model_copy(update={"permissions": rules})
+    with pytest.raises(LifecycleError, match=r"only the commander or <@U0BOSS> may resolve INC-1"):
+        await harness.lifecycle.resolve(here, actor="U0DECLARER")
+    await harness.lifecycle.assign_role(here, actor="U0DECLARER", role="commander", user="U0ALEX")
+    await harness.lifecycle.resolve(here, actor="U0ALEX")
