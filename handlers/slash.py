@@ -105,9 +105,14 @@ class SlashCommands:
         self._db = db
         self._clock = clock
         self._forms = forms
+        self._usage_texts: dict[str | None, str] = {}
 
     def _usage(self, subcommand: str | None = None) -> str:
-        return to_mrkdwn(usage(self._service.policy, subcommand=subcommand))
+        # The policy never changes while serving: build each help text once.
+        if subcommand not in self._usage_texts:
+            text = to_mrkdwn(usage(self._service.policy, subcommand=subcommand))
+            self._usage_texts[subcommand] = text
+        return self._usage_texts[subcommand]
 
     async def handle(
         self,
