@@ -8,18 +8,25 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.models import Incident, IncidentMember, IncidentRole
+
+_MEMBERS = SQLModel.metadata.tables["incident_member"]
+# Built once per dialect: this insert runs on the declaration's hot path.
+_ADD_MEMBER = {
+    "postgresql": pg_insert(_MEMBERS).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_MEMBERS).on_conflict_do_nothing(),
+}
 
 
 def add_member(session: Session, *, incident_id: int, user_id: str, now: datetime) -> None:
     """Record someone as in the incident (idempotent)."""
-    values = {"incident_id": incident_id, "user_id": user_id, "added_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(IncidentMember).values(**values).on_conflict_do_nothing()
-    session.connection().execute(statement)
+    connection = session.connection()
+    connection.execute(
+        _ADD_MEMBER[connection.dialect.name],
+        {"incident_id": incident_id, "user_id": user_id, "added_at": now},
+    )
 
 
 def visible_to(viewer: str) -> ColumnElement[bool]:
