@@ -1,0 +1,22 @@
+"""The README's policy examples are valid policies: the README stays true."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.policy import load_policy
+from tests.conftest import PROJECT_ROOT
+
+EXAMPLES = re.findall(r"```yaml\n(.*?)```", (PROJECT_ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_policy_examples_load(example: str, tmp_path: Path) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(example, encoding="utf-8")
+    load_policy(path)
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(EXAMPLES) >= 2
