@@ -18,7 +18,8 @@ from sqlmodel import col
 
 from bot.clock import Clock
 from bot.incident import incident_key
-from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcome
+from bot.incident_access import IncidentRef, LifecycleError, Outcome
+from bot.lifecycle import IncidentLifecycle
 from bot.models import Incident, ProcessedEvent, TimelineEntry, TimelineKind
 from bot.storage import Database
 from bot.timeline import record

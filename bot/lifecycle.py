@@ -10,58 +10,36 @@ commit. Two people pressing Resolve at once therefore give one resolution and on
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from bot.clock import Clock
 from bot.durations import format_elapsed
-from bot.incident import IllegalTransition, Status, incident_key, transition
+from bot.incident import Status, incident_key
+from bot.incident_access import (
+    Change,
+    IncidentRef,
+    LifecycleError,
+    Outcome,
+    card_refresh_waiting,
+    find_incident,
+    locked,
+    move,
+    write_entry,
+)
 from bot.markdown import escape_markdown, single_line
 from bot.members import add_member, holder_of, is_member, roles_of
-from bot.models import Delivery, DeliveryState, Incident, IncidentRole, TimelineKind
+from bot.models import Incident, IncidentRole, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import EscalationLevel, GuardedAction, Policy
 from bot.render import format_utc
 from bot.storage import Database
-from bot.timeline import Mention, record
+from bot.timeline import Mention
 
 MAX_NOTE_LENGTH = 3000
 # The guarded changes, as the refusal names them.
 ACTION_WORDS = {"resolve": "resolve", "severity": "change the severity of", "escalate": "escalate"}
-
-
-class LifecycleError(ValueError):
-    """A change that cannot be made as asked; the message says why, for the person."""
-
-
-@dataclass(frozen=True)
-class IncidentRef:
-    """Which incident a command means: a number typed (INC-7), else the channel it came from."""
-
-    number: int | None = None
-    channel_id: str | None = None
-    # Where the request came from, when the incident was named by number.
-    via: str | None = None
-
-    def describe(self) -> str:
-        return incident_key(self.number) if self.number is not None else "this channel"
-
-    @property
-    def origin(self) -> str | None:
-        return self.via or self.channel_id
-
-
-@dataclass(frozen=True)
-class Outcome:
-    incident: Incident
-    summary: str  # what happened, for the person who asked
-
-
-Change = Callable[[Session, Incident, datetime], str]
 
 
 class IncidentLifecycle:
@@ -87,11 +65,11 @@ class IncidentLifecycle:
         now = self._clock()
 
         def work(session: Session) -> Outcome:
-            incident = _locked(session, ref)
+            incident = locked(session, ref)
             summary = change(session, incident, now)
             incident.version += 1
             assert incident.id is not None
-            if not _card_refresh_waiting(session, incident.id):
+            if not card_refresh_waiting(session, incident.id):
                 owed: list[tuple[DeliveryKind, dict[str, object]]] = [
                     (DeliveryKind.UPDATE_CARD, {})
                 ]
@@ -117,8 +95,14 @@ class IncidentLifecycle:
                 raise LifecycleError(f"{key} is {incident.status.label}: nothing to acknowledge")
             incident.acknowledged_at, incident.acknowledged_by = now, actor
             waited = now - incident.started_at
-            _note(session, incident, TimelineKind.ACKNOWLEDGED, now, actor,
-                  data={"after_seconds": int(waited.total_seconds())})  # fmt: skip
+            write_entry(
+                session,
+                incident,
+                TimelineKind.ACKNOWLEDGED,
+                now,
+                actor,
+                data={"after_seconds": int(waited.total_seconds())},
+            )
             return f"{key} acknowledged after {format_elapsed(waited)}"
 
         return await self.apply(ref, change)
@@ -131,12 +115,19 @@ class IncidentLifecycle:
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             old = incident.status
-            incident.status = _move(incident, status)
+            incident.status = move(incident, status)
             if old is Status.RESOLVED:  # back to work: the resolution no longer stands
                 incident.resolved_at, incident.resolution = None, ""
                 self._reset_cadence(incident, now)
-            _note(session, incident, TimelineKind.STATUS_CHANGED, now, actor, text=note,
-                  data={"old": old.label, "new": status.label})  # fmt: skip
+            write_entry(
+                session,
+                incident,
+                TimelineKind.STATUS_CHANGED,
+                now,
+                actor,
+                text=note,
+                data={"old": old.label, "new": status.label},
+            )
             return f"{incident_key(incident.number)} is now {status.label}"
 
         return await self.apply(ref, change)
@@ -156,8 +147,14 @@ class IncidentLifecycle:
                 sooner = now + level.update_every
                 if incident.next_update_at is None or sooner < incident.next_update_at:
                     incident.next_update_at = sooner
-            _note(session, incident, TimelineKind.SEVERITY_CHANGED, now, actor,
-                  data={"old": old, "new": level.name})  # fmt: skip
+            write_entry(
+                session,
+                incident,
+                TimelineKind.SEVERITY_CHANGED,
+                now,
+                actor,
+                data={"old": old, "new": level.name},
+            )
             return f"{key} severity {old} → {level.name}"
 
         return await self.apply(ref, change)
@@ -172,7 +169,7 @@ class IncidentLifecycle:
             )
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            _note(session, incident, TimelineKind.NOTE, now, actor, text=text)
+            write_entry(session, incident, TimelineKind.NOTE, now, actor, text=text)
             return f"Note added to {incident_key(incident.number)}'s timeline"
 
         return await self.apply(ref, change)
@@ -203,14 +200,20 @@ class IncidentLifecycle:
             if not incident.status.is_open:
                 raise LifecycleError(f"{key} is {incident.status.label}: reopen it to post updates")
             if status is not None and status is not incident.status:
-                old, incident.status = incident.status, _move(incident, status)
-                _note(session, incident, TimelineKind.STATUS_CHANGED, now, actor,
-                      data={"old": old.label, "new": status.label})  # fmt: skip
+                old, incident.status = incident.status, move(incident, status)
+                write_entry(
+                    session,
+                    incident,
+                    TimelineKind.STATUS_CHANGED,
+                    now,
+                    actor,
+                    data={"old": old.label, "new": status.label},
+                )
             if impact is not None and impact.strip():
                 incident.impact = single_line(impact)
             cadence = next_in or self._policy.severity(incident.severity).update_every
             incident.next_update_at = now + cadence if cadence else None
-            _note(session, incident, TimelineKind.UPDATE, now, actor, text=text)
+            write_entry(session, incident, TimelineKind.UPDATE, now, actor, text=text)
             next_line = (
                 f"Next update by {format_utc(incident.next_update_at)}"
                 if incident.next_update_at
@@ -234,10 +237,10 @@ class IncidentLifecycle:
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             self._check(session, incident, ref, actor, "resolve")
-            incident.status = _move(incident, Status.RESOLVED)
+            incident.status = move(incident, Status.RESOLVED)
             incident.resolved_at, incident.resolution = now, resolution
             incident.next_update_at = None
-            _note(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
+            write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
             assert incident.id is not None
             enqueue(
                 session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now
@@ -249,10 +252,10 @@ class IncidentLifecycle:
 
     async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            incident.status = _move(incident, Status.INVESTIGATING)
+            incident.status = move(incident, Status.INVESTIGATING)
             incident.resolved_at, incident.resolution = None, ""
             self._reset_cadence(incident, now)
-            _note(session, incident, TimelineKind.REOPENED, now, actor)
+            write_entry(session, incident, TimelineKind.REOPENED, now, actor)
             return f"{incident_key(incident.number)} reopened: back to Investigating"
 
         return await self.apply(ref, change)
@@ -273,13 +276,26 @@ class IncidentLifecycle:
                 raise LifecycleError(f"{who} is already {role} of {key}")
             previous = held.user_id if held else None
             if held is None:
-                session.add(IncidentRole(incident_id=incident.id, role=role, user_id=user,
-                                         assigned_at=now, assigned_by=actor))  # fmt: skip
+                session.add(
+                    IncidentRole(
+                        incident_id=incident.id,
+                        role=role,
+                        user_id=user,
+                        assigned_at=now,
+                        assigned_by=actor,
+                    )
+                )
             else:
                 held.user_id, held.assigned_at, held.assigned_by = user, now, actor
             add_member(session, incident_id=incident.id, user_id=user, now=now)
-            _note(session, incident, TimelineKind.ROLE_ASSIGNED, now, actor,
-                  data={"role": role, "user": user, "previous": previous})  # fmt: skip
+            write_entry(
+                session,
+                incident,
+                TimelineKind.ROLE_ASSIGNED,
+                now,
+                actor,
+                data={"role": role, "user": user, "previous": previous},
+            )
             told = f"{who} is now **{role}** of {key}. {escape_markdown(description)}"
             owed: list[tuple[DeliveryKind, dict[str, object]]] = [
                 (DeliveryKind.INVITE, {"users": [user]}),
@@ -305,8 +321,15 @@ class IncidentLifecycle:
                 raise LifecycleError(f"{key} is already at the top of the escalation path ({top})")
             level = path[incident.escalation_level]
             incident.escalation_level += 1
-            _note(session, incident, TimelineKind.ESCALATED, now, actor, text=reason,
-                  data={"level": level.level, "name": level.name})  # fmt: skip
+            write_entry(
+                session,
+                incident,
+                TimelineKind.ESCALATED,
+                now,
+                actor,
+                text=reason,
+                data={"level": level.level, "name": level.name},
+            )
             self._reach(session, incident, level, actor=actor, reason=reason, now=now)
             return f"{key} escalated to {level.label()}"
 
@@ -377,68 +400,3 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         incident.next_update_at = now + cadence if cadence else None
-
-
-def _locked(session: Session, ref: IncidentRef) -> Incident:
-    return find_incident(session, ref, lock=True)
-
-
-def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> Incident:
-    """The incident `ref` names; LifecycleError saying what is wrong if there is none."""
-    query = select(Incident).with_for_update() if lock else select(Incident)
-    if ref.number is not None:
-        query = query.where(col(Incident.number) == ref.number)
-    elif ref.channel_id is not None:
-        query = query.where(col(Incident.channel_id) == ref.channel_id)
-    else:
-        raise LifecycleError("name the incident, e.g. INC-7")
-    incident = session.scalars(query).first()
-    if incident is None:
-        if ref.number is not None:
-            raise LifecycleError(f"there is no {incident_key(ref.number)}")
-        raise LifecycleError(
-            "this is not an incident channel: run the command in one, or name the incident "
-            "(e.g. INC-7)"
-        )
-    return incident
-
-
-def _card_refresh_waiting(session: Session, incident_id: int) -> bool:
-    """A card refresh that has not started yet will render this change too.
-
-    The row is locked (SKIP LOCKED) so a worker cannot start it before this commit; one
-    a worker already holds is skipped, and a fresh refresh is queued instead.
-    """
-    waiting = session.scalar(
-        select(col(Delivery.id))
-        .where(
-            col(Delivery.incident_id) == incident_id,
-            col(Delivery.kind) == DeliveryKind.UPDATE_CARD.value,
-            col(Delivery.state) == DeliveryState.PENDING,
-            col(Delivery.lease_owner).is_(None),
-        )
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return waiting is not None
-
-
-def _move(incident: Incident, target: Status) -> Status:
-    try:
-        return transition(incident.status, target)
-    except IllegalTransition as error:
-        raise LifecycleError(f"{incident_key(incident.number)}: {error}") from error
-
-
-def _note(
-    session: Session,
-    incident: Incident,
-    kind: TimelineKind,
-    now: datetime,
-    actor: str,
-    *,
-    text: str = "",
-    data: dict[str, object] | None = None,
-) -> None:
-    assert incident.id is not None
-    record(session, incident_id=incident.id, kind=kind, at=now, actor=actor, text=text, data=data)

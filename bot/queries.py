@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from bot.durations import format_elapsed
 from bot.incident import Status, incident_key
-from bot.lifecycle import IncidentRef, LifecycleError, find_incident
+from bot.incident_access import IncidentRef, LifecycleError, find_incident
 from bot.markdown import escape_markdown
 from bot.members import is_member, roles_of, visible_to
 from bot.models import Incident

@@ -11,7 +11,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, RESOLVE_ACTION
 from bot.chat.slack_blocks import to_mrkdwn
-from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcome
+from bot.incident_access import IncidentRef, LifecycleError, Outcome
+from bot.lifecycle import IncidentLifecycle
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.capture import ChatMessage, TimelineCapture
 from bot.chat.slack_blocks import to_mrkdwn
 from bot.incident import incident_key
-from bot.lifecycle import IncidentRef, LifecycleError
+from bot.incident_access import IncidentRef, LifecycleError
 from bot.models import Incident
 from bot.policy import Policy
 from bot.queries import open_incidents

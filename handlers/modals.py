@@ -15,7 +15,8 @@ from bot.cards import POST_UPDATE_ACTION
 from bot.chat.slack_blocks import slack_escape, to_mrkdwn
 from bot.durations import format_duration, parse_duration
 from bot.incident import Status, incident_key
-from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError
+from bot.incident_access import IncidentRef, LifecycleError
+from bot.lifecycle import IncidentLifecycle
 from bot.models import Incident
 from bot.policy import Policy, UnknownSeverity
 from bot.service import Declaration, IncidentService, InvalidRequest

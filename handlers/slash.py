@@ -36,7 +36,8 @@ from bot.commands import (
     usage,
 )
 from bot.incident import incident_key
-from bot.lifecycle import IncidentLifecycle, IncidentRef, LifecycleError, Outcome
+from bot.incident_access import IncidentRef, LifecycleError, Outcome
+from bot.lifecycle import IncidentLifecycle
 from bot.markdown import escape_markdown
 from bot.models import Incident
 from bot.policy import UnknownSeverity

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.incident import Status
-from bot.lifecycle import IncidentRef, LifecycleError
+from bot.incident_access import IncidentRef, LifecycleError
 from bot.models import Incident, TimelineKind
 from bot.policy import Contacts, EscalationLevel, Permission, UnknownSeverity
 from tests.unit.conftest import Harness, sev2
