@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from bot.policy import Policy, load_policy
 from bot.render import Renderer
 from bot.service import IncidentService
 from bot.storage import Database
+from bot.timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Warroom:
     service: IncidentService
     bolt: AsyncApp | None = None
     worker: DeliveryWorker | None = None
+    timers: Timers | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -62,7 +64,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
             token=settings.slack_bot_token or "", base_url=settings.slack_api_url
         )
         chat = SlackChat(client)
-        effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer)
+        effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
         worker = DeliveryWorker(
             db=db,
             effects=effects.registry(),
@@ -91,6 +93,11 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         group_mention=chat.group_mention if chat else str,
         on_commit=wake,
     )
+    timers = (
+        Timers(db=db, policy=policy, clock=clock, mention=chat.user_mention, on_commit=wake)
+        if chat
+        else None
+    )
     if bolt is not None:
         forms = handlers.modals.Forms(service=service, lifecycle=lifecycle, policy=policy)
         handlers.slash.register(
@@ -103,7 +110,13 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         )
         handlers.actions.register(bolt, lifecycle=lifecycle)
     return Warroom(
-        settings=settings, policy=policy, db=db, service=service, bolt=bolt, worker=worker
+        settings=settings,
+        policy=policy,
+        db=db,
+        service=service,
+        bolt=bolt,
+        worker=worker,
+        timers=timers,
     )
 
 
@@ -148,6 +161,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     return api
 
 
+def _tick(timers: Timers) -> Callable[[], Awaitable[None]]:
+    async def tick() -> None:
+        try:
+            await timers.tick()
+        except Exception:  # the database may be briefly away; the next tick fires it
+            log.exception("timer tick failed")
+
+    return tick
+
+
 def _lifespan(warroom: Warroom) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -169,6 +192,15 @@ def _lifespan(warroom: Warroom) -> Any:
             scheduler.add_job(
                 worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries"
             )
+            if warroom.timers is not None:
+                scheduler.add_job(
+                    _tick(warroom.timers),
+                    "interval",
+                    seconds=settings.tick_seconds,
+                    id="timers",
+                    max_instances=1,
+                    coalesce=True,
+                )
             scheduler.start()
             worker.wake()  # deliveries left pending by an earlier process
         if warroom.bolt is not None and settings.slack_app_token:

@@ -35,6 +35,7 @@ class CardView:
     is_open: bool
     started_at: datetime
     next_update_at: datetime | None
+    overdue: str  # "overdue by 4 min", or "" while on time
     timeline: list[TimelineLine]
     earlier_count: int
     acknowledged: Trusted | None
@@ -53,6 +54,7 @@ def card_view(
     roles: Sequence[IncidentRole] = (),
     policy: Policy,
     mention: Mention,
+    now: datetime | None = None,
 ) -> CardView:
     timeline = lines(entries, mention=mention)
     shown = timeline[-CARD_TIMELINE_LINES:]
@@ -70,12 +72,20 @@ def card_view(
         is_open=incident.status.is_open,
         started_at=incident.started_at,
         next_update_at=incident.next_update_at if incident.status.is_open else None,
+        overdue=_overdue(incident, now),
         timeline=shown,
         earlier_count=len(timeline) - len(shown),
         acknowledged=_acknowledged(incident, mention),
         resolution=incident.resolution if incident.status is Status.RESOLVED else "",
         roles=[(held.role.capitalize(), Trusted(mention(held.user_id))) for held in roles],
     )
+
+
+def _overdue(incident: Incident, now: datetime | None) -> str:
+    deadline = incident.next_update_at
+    if now is None or deadline is None or not incident.status.is_open or now <= deadline:
+        return ""
+    return f"overdue by {format_elapsed(now - deadline)}"
 
 
 def _acknowledged(incident: Incident, mention: Mention) -> Trusted | None:
@@ -93,8 +103,9 @@ def incident_card(
     policy: Policy,
     renderer: Renderer,
     mention: Mention,
+    now: datetime | None = None,
 ) -> Message:
-    view = card_view(incident, entries, roles=roles, policy=policy, mention=mention)
+    view = card_view(incident, entries, roles=roles, policy=policy, mention=mention, now=now)
     icon = "🔴" if view.is_open else "✅"
     return Message(
         markdown=renderer.render(CARD_TEMPLATE, card=view),

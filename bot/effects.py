@@ -13,6 +13,7 @@ from sqlmodel import col
 from bot.cards import all_clear, announcement, card_marker, incident_card
 from bot.channel_names import alternative_name
 from bot.chat.base import ChatError, ChatPlatform, Message, NameTaken
+from bot.clock import Clock, utc_now
 from bot.members import roles_of
 from bot.models import Delivery, Incident, IncidentRole, TimelineEntry
 from bot.outbox import DeliveryKind, Effect
@@ -29,8 +30,15 @@ NAME_TRIES = 12
 
 class ChatEffects:
     def __init__(
-        self, *, db: Database, chat: ChatPlatform, policy: Policy, renderer: Renderer
+        self,
+        *,
+        db: Database,
+        chat: ChatPlatform,
+        policy: Policy,
+        renderer: Renderer,
+        clock: Clock = utc_now,
     ) -> None:
+        self._clock = clock
         self._db = db
         self._chat = chat
         self._policy = policy
@@ -129,6 +137,7 @@ class ChatEffects:
             policy=self._policy,
             renderer=self._renderer,
             mention=self._chat.user_mention,
+            now=self._clock(),
         )
 
     async def update_card(self, delivery: Delivery) -> None:

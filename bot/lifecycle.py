@@ -30,7 +30,7 @@ from bot.incident_access import (
 )
 from bot.markdown import escape_markdown, single_line
 from bot.members import add_member, holder_of, is_member, roles_of
-from bot.models import Incident, IncidentRole, TimelineKind
+from bot.models import Incident, IncidentRole, TimelineKind, set_next_update
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import EscalationLevel, GuardedAction, Policy
 from bot.render import format_utc
@@ -146,7 +146,7 @@ class IncidentLifecycle:
                 # pushes back a deadline people were already told.
                 sooner = now + level.update_every
                 if incident.next_update_at is None or sooner < incident.next_update_at:
-                    incident.next_update_at = sooner
+                    set_next_update(incident, sooner)
             write_entry(
                 session,
                 incident,
@@ -212,7 +212,7 @@ class IncidentLifecycle:
             if impact is not None and impact.strip():
                 incident.impact = single_line(impact)
             cadence = next_in or self._policy.severity(incident.severity).update_every
-            incident.next_update_at = now + cadence if cadence else None
+            set_next_update(incident, now + cadence if cadence else None)
             write_entry(session, incident, TimelineKind.UPDATE, now, actor, text=text)
             next_line = (
                 f"Next update by {format_utc(incident.next_update_at)}"
@@ -239,7 +239,7 @@ class IncidentLifecycle:
             self._check(session, incident, ref, actor, "resolve")
             incident.status = move(incident, Status.RESOLVED)
             incident.resolved_at, incident.resolution = now, resolution
-            incident.next_update_at = None
+            set_next_update(incident, None)
             write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
             assert incident.id is not None
             enqueue(
@@ -399,4 +399,4 @@ class IncidentLifecycle:
 
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
-        incident.next_update_at = now + cadence if cadence else None
+        set_next_update(incident, now + cadence if cadence else None)

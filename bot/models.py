@@ -77,6 +77,10 @@ class Incident(SQLModel, table=True):
     declared_in: str | None = Field(default=None, max_length=64)
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     next_update_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When to remind the channel that the update is overdue (None: no reminder due).
+    next_reminder_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     acknowledged_by: str | None = Field(default=None, max_length=64)
@@ -89,6 +93,12 @@ class Incident(SQLModel, table=True):
     card_ref: str | None = Field(default=None, max_length=64)
     # Bumped on every change so concurrent writers notice each other (optimistic locking).
     version: int = Field(default=1)
+
+
+def set_next_update(incident: Incident, when: datetime | None) -> None:
+    """A new "Next Update" deadline; the overdue reminder follows it."""
+    incident.next_update_at = when
+    incident.next_reminder_at = when
 
 
 INCIDENT_TABLE: Table = SQLModel.metadata.tables["incident"]
@@ -104,6 +114,7 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     values.setdefault("version", 1)
     values.setdefault("resolution", "")
     values.setdefault("escalation_level", 0)
+    values.setdefault("next_reminder_at", values.get("next_update_at"))
     incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
     return Incident(id=incident_id, **values)
 

@@ -18,6 +18,7 @@ from bot.policy import default_policy
 from bot.render import Renderer
 from bot.service import Declaration, IncidentService
 from bot.storage import Database
+from bot.timers import Timers
 from tests.conftest import SteppingClock
 
 T = TypeVar("T")
@@ -31,6 +32,7 @@ class Harness:
     lifecycle: IncidentLifecycle
     worker: DeliveryWorker
     clock: SteppingClock
+    timers: Timers
 
     async def all(self, model: type[T], order: Any) -> list[T]:
         return await self.db.transaction(
@@ -53,7 +55,7 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
     chat = FakeChat()
     chat.add_channel("C0ANNOUNCE", "incidents")
     policy = default_policy()
-    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=Renderer())
+    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=Renderer(), clock=clock)
     worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
     service = IncidentService(db=db, policy=policy, clock=clock, announce_channel="C0ANNOUNCE")
     lifecycle = IncidentLifecycle(
@@ -63,7 +65,8 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
         mention=chat.user_mention,
         group_mention=chat.group_mention,
     )
-    yield Harness(db, chat, service, lifecycle, worker, clock)
+    timers = Timers(db=db, policy=policy, clock=clock, mention=chat.user_mention)
+    yield Harness(db, chat, service, lifecycle, worker, clock, timers)
     db.dispose()
 
 

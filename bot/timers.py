@@ -1,0 +1,102 @@
+"""Timers that never miss: due work is read from the stored incidents, not kept in memory.
+
+Each process ticks (APScheduler) and fires what is due in one transaction per batch:
+the due incidents are locked with SELECT … FOR UPDATE SKIP LOCKED, the reminder is
+queued in the outbox and the next due time is written back before the commit. Several
+processes on one Postgres therefore never fire the same reminder twice, and a process
+that was down fires what came due meanwhile on its first tick. SQLite: one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.durations import format_elapsed
+from bot.incident import Status, incident_key
+from bot.incident_access import card_refresh_waiting
+from bot.members import holder_of
+from bot.models import Incident
+from bot.outbox import DeliveryKind, enqueue
+from bot.policy import Policy
+from bot.render import format_utc
+from bot.storage import Database
+from bot.timeline import Mention
+
+log = logging.getLogger(__name__)
+
+OPEN = (Status.INVESTIGATING, Status.MITIGATING)
+
+
+class Timers:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: Policy,
+        clock: Clock,
+        mention: Mention = str,
+        on_commit: Callable[[], None] = lambda: None,
+        batch_size: int = 200,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+        self._mention = mention
+        self._on_commit = on_commit
+        self._batch_size = batch_size
+
+    async def tick(self) -> int:
+        """Fire everything due now; returns how many reminders were queued."""
+        fired = 0
+        while True:
+            batch = await self._db.transaction(self._fire_reminders)
+            fired += batch
+            if batch:
+                self._on_commit()
+            if batch < self._batch_size:
+                return fired
+
+    def _fire_reminders(self, session: Session) -> int:
+        now = self._clock()
+        due = session.scalars(
+            select(Incident)
+            .where(col(Incident.status).in_(OPEN), col(Incident.next_reminder_at) <= now)
+            .order_by(col(Incident.next_reminder_at))
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        count = 0
+        for incident in due:
+            self._remind(session, incident, now)
+            count += 1
+        return count
+
+    def _remind(self, session: Session, incident: Incident, now: datetime) -> None:
+        key = incident_key(incident.number)
+        incident_id = incident.id or 0
+        deadline = incident.next_update_at or now
+        commander = holder_of(session, incident_id=incident_id, role="commander")
+        who = self._mention(commander.user_id if commander else incident.declared_by)
+        markdown = (
+            f"⏰ **{key}: the next update was due at {format_utc(deadline)}** "
+            f"(overdue by {format_elapsed(now - deadline)}). {who}, please post one: "
+            "`/incident update`"
+        )
+        cadence = self._policy.severity(incident.severity).update_every
+        # Again every cadence while overdue; an update or the resolution resets it.
+        incident.next_reminder_at = now + cadence if cadence else None
+        incident.version += 1
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+            (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"{key} update overdue"})
+        ]
+        if not card_refresh_waiting(session, incident_id):
+            owed.append((DeliveryKind.UPDATE_CARD, {}))
+        enqueue(session, incident_id=incident_id, owed=owed, now=now)
+        log.info("reminded %s: update overdue since %s", key, deadline)
