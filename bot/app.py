@@ -94,7 +94,14 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         on_commit=wake,
     )
     timers = (
-        Timers(db=db, policy=policy, clock=clock, mention=chat.user_mention, on_commit=wake)
+        Timers(
+            db=db,
+            policy=policy,
+            clock=clock,
+            mention=chat.user_mention,
+            group_mention=chat.group_mention,
+            on_commit=wake,
+        )
         if chat
         else None
     )

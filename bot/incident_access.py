@@ -103,7 +103,7 @@ def write_entry(
     incident: Incident,
     kind: TimelineKind,
     now: datetime,
-    actor: str,
+    actor: str | None,
     *,
     text: str = "",
     data: dict[str, object] | None = None,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.durations import format_elapsed
+from bot.escalation import Reacher, next_escalation_due
 from bot.incident import Status, incident_key
 from bot.incident_access import (
     Change,
@@ -32,7 +33,7 @@ from bot.markdown import escape_markdown, single_line
 from bot.members import add_member, holder_of, is_member, roles_of
 from bot.models import Incident, IncidentRole, TimelineKind, set_next_update
 from bot.outbox import DeliveryKind, enqueue
-from bot.policy import EscalationLevel, GuardedAction, Policy
+from bot.policy import GuardedAction, Policy
 from bot.render import format_utc
 from bot.storage import Database
 from bot.timeline import Mention
@@ -57,7 +58,7 @@ class IncidentLifecycle:
         self._policy = policy
         self._clock = clock
         self._mention = mention
-        self._group_mention = group_mention
+        self._reacher = Reacher(mention=mention, group_mention=group_mention)
         self._on_commit = on_commit
 
     async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
@@ -67,6 +68,8 @@ class IncidentLifecycle:
         def work(session: Session) -> Outcome:
             incident = locked(session, ref)
             summary = change(session, incident, now)
+            # Any change may move the next automatic escalation (ack, severity, resolve…).
+            incident.next_escalation_at = next_escalation_due(incident, self._policy)
             incident.version += 1
             assert incident.id is not None
             if not card_refresh_waiting(session, incident.id):
@@ -307,7 +310,7 @@ class IncidentLifecycle:
         return await self.apply(ref, change)
 
     async def escalate(self, ref: IncidentRef, *, actor: str, reason: str = "") -> Outcome:
-        """One level up the escalation path: its contacts invited and notified."""
+        """One level up the escalation path at once; automatic steps continue from there."""
         reason = single_line(reason)
         path = self._policy.escalation
 
@@ -321,52 +324,10 @@ class IncidentLifecycle:
                 raise LifecycleError(f"{key} is already at the top of the escalation path ({top})")
             level = path[incident.escalation_level]
             incident.escalation_level += 1
-            write_entry(
-                session,
-                incident,
-                TimelineKind.ESCALATED,
-                now,
-                actor,
-                text=reason,
-                data={"level": level.level, "name": level.name},
-            )
-            self._reach(session, incident, level, actor=actor, reason=reason, now=now)
+            self._reacher.reach(session, incident, level, actor=actor, reason=reason, now=now)
             return f"{key} escalated to {level.label()}"
 
         return await self.apply(ref, change)
-
-    def _reach(
-        self,
-        session: Session,
-        incident: Incident,
-        level: EscalationLevel,
-        *,
-        actor: str,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        """Invite a level's contacts and tell the channel who was called and why."""
-        contacts = level.contacts
-        who = [self._mention(u) for u in contacts.users]
-        who += [self._group_mention(g) for g in contacts.usergroups]
-        called = (
-            " ".join(who) if who else "nobody: no contacts are set for this level in the policy"
-        )
-        why = f": {escape_markdown(reason)}" if reason else ""
-        markdown = (
-            f"🚨 **{incident_key(incident.number)} escalated to {escape_markdown(level.label())}** "
-            f"by {self._mention(actor)}{why}\nCalled: {called}"
-        )
-        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
-        if contacts.users:
-            owed.append((DeliveryKind.INVITE, {"users": list(contacts.users)}))
-        if contacts.usergroups:
-            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
-        fallback = f"{incident_key(incident.number)} escalated to {level.label()}"
-        owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
-        for user in contacts.users:
-            add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
-        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
 
     def _check(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
@@ -85,6 +86,11 @@ class Incident(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     acknowledged_by: str | None = Field(default=None, max_length=64)
     resolution: str = Field(default="", max_length=2000)
+    # When the next automatic escalation is due; whether the ack SLA was already broken.
+    next_escalation_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
+    sla_breached: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     # How many levels of the escalation path have been reached (0: none yet).
     escalation_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Filled in as chat effects land; the database stays the truth while they are pending.
@@ -115,6 +121,7 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     values.setdefault("resolution", "")
     values.setdefault("escalation_level", 0)
     values.setdefault("next_reminder_at", values.get("next_update_at"))
+    values.setdefault("sla_breached", False)
     incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
     return Incident(id=incident_id, **values)
 

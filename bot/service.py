@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.channel_names import build_channel_name
 from bot.clock import Clock
+from bot.escalation import next_escalation_due
 from bot.incident import Status
 from bot.markdown import single_line
 from bot.members import add_member
@@ -73,6 +74,18 @@ class IncidentService:
             )
         now = self._clock()
 
+        first_escalation = next_escalation_due(
+            Incident(
+                number=0,
+                title=title,
+                severity=level.name,
+                status=Status.INVESTIGATING,
+                declared_by=declaration.declared_by,
+                started_at=now,
+            ),
+            self._policy,
+        )
+
         def store(session: Session) -> Incident:
             incident = insert_incident(
                 session,
@@ -86,6 +99,7 @@ class IncidentService:
                 declared_in=declaration.declared_in,
                 started_at=now,
                 next_update_at=now + level.update_every if level.update_every else None,
+                next_escalation_at=first_escalation,
             )
             assert incident.id is not None
             add_member(session, incident_id=incident.id, user_id=declaration.declared_by, now=now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from sqlmodel import col
 
 from bot.clock import Clock
 from bot.durations import format_elapsed
+from bot.escalation import Reacher, ack_deadline, next_escalation_due, next_path_step
 from bot.incident import Status, incident_key
 from bot.incident_access import card_refresh_waiting
 from bot.members import holder_of
@@ -34,6 +36,14 @@ log = logging.getLogger(__name__)
 OPEN = (Status.INVESTIGATING, Status.MITIGATING)
 
 
+@dataclass(frozen=True)
+class Fired:
+    """What one tick fired: incidents escalated, reminders queued."""
+
+    escalations: int
+    reminders: int
+
+
 class Timers:
     def __init__(
         self,
@@ -42,6 +52,7 @@ class Timers:
         policy: Policy,
         clock: Clock,
         mention: Mention = str,
+        group_mention: Mention = str,
         on_commit: Callable[[], None] = lambda: None,
         batch_size: int = 200,
     ) -> None:
@@ -49,19 +60,72 @@ class Timers:
         self._policy = policy
         self._clock = clock
         self._mention = mention
+        self._reacher = Reacher(mention=mention, group_mention=group_mention)
         self._on_commit = on_commit
         self._batch_size = batch_size
 
-    async def tick(self) -> int:
-        """Fire everything due now; returns how many reminders were queued."""
+    async def tick(self) -> Fired:
+        """Fire everything due now."""
+        return Fired(
+            escalations=await self._drain(self._fire_escalations),
+            reminders=await self._drain(self._fire_reminders),
+        )
+
+    async def _drain(self, fire: Callable[[Session], int]) -> int:
         fired = 0
         while True:
-            batch = await self._db.transaction(self._fire_reminders)
+            batch = await self._db.transaction(fire)
             fired += batch
             if batch:
                 self._on_commit()
             if batch < self._batch_size:
                 return fired
+
+    def _fire_escalations(self, session: Session) -> int:
+        now = self._clock()
+        due = session.scalars(
+            select(Incident)
+            .where(col(Incident.status).in_(OPEN), col(Incident.next_escalation_at) <= now)
+            .order_by(col(Incident.next_escalation_at))
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        count = 0
+        for incident in due:
+            self._escalate(session, incident, now)
+            count += 1
+        return count
+
+    def _escalate(self, session: Session, incident: Incident, now: datetime) -> None:
+        """Every automatic step now due: the ack SLA (once), then the path's levels."""
+        path = self._policy.escalation
+        deadline = ack_deadline(incident, self._policy)
+        if deadline is not None and deadline <= now:
+            incident.sla_breached = True
+            if incident.escalation_level < len(path):
+                level = path[incident.escalation_level]
+                incident.escalation_level += 1
+                waited = format_elapsed(deadline - incident.started_at)
+                reason = f"not acknowledged within {waited} ({incident.severity} response time)"
+                self._reacher.reach(session, incident, level, actor=None, reason=reason, now=now)
+        while (step := next_path_step(incident, self._policy)) is not None:
+            index, level = step
+            if incident.started_at + level.after > now:
+                break
+            incident.escalation_level = index + 1
+            reason = (
+                f"unresolved after {format_elapsed(level.after)}" if level.after else "declared"
+            )
+            self._reacher.reach(session, incident, level, actor=None, reason=reason, now=now)
+        incident.next_escalation_at = next_escalation_due(incident, self._policy)
+        incident.version += 1
+        if not card_refresh_waiting(session, incident.id or 0):
+            enqueue(
+                session,
+                incident_id=incident.id or 0,
+                owed=[(DeliveryKind.UPDATE_CARD, {})],
+                now=now,
+            )
 
     def _fire_reminders(self, session: Session) -> int:
         now = self._clock()

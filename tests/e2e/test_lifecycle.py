@@ -181,12 +181,13 @@ def test_a_500_entry_timeline_stays_valid_on_the_card_and_in_pages(
                 lambda i: answer(sender, f"note entry {i} " + "x" * 200, channel.id), range(500)
             )
         )
-    shown = card_shows(slack, channel, "… 491 earlier")
+    # 500 notes, the declaration and the automatic L1 step: the card shows the last 10.
+    shown = card_shows(slack, channel, "… 492 earlier")
     assert len(shown["blocks"]) <= 50
     response = sender.command("timeline", channel=channel.id)
     first = response.json()
     assert len(first["blocks"]) <= 50
-    assert "*Timeline of INC-1* (501 entries)" in first["blocks"][0]["text"]["text"]
+    assert "*Timeline of INC-1* (502 entries)" in first["blocks"][0]["text"]["text"]
     pages = [
         first["blocks"],
         *[r["blocks"] for r in slack.responses_to(first.get("response_url", ""))],
@@ -227,26 +228,31 @@ def test_escalate_from_the_command_and_the_card(
         "escalation:\n"
         "  - {level: L1, name: On-call engineer, contacts: {users: [U0ONCALL]}}\n"
         "  - {level: L2, name: Tech lead, severities: [SEV1, SEV2], after: 30m,\n"
-        "     contacts: {users: [U0LEAD]}}\n",
+        "     contacts: {users: [U0LEAD]}}\n"
+        "  - {level: L3, name: Engineering manager, severities: [SEV1], after: 1h,\n"
+        "     contacts: {users: [U0BOSS]}}\n",
         encoding="utf-8",
     )
     server = make_server(WARROOM_CONFIG=str(policy))
     server.start()
     sender = SlackSender(server, slack)
     channel = declared(sender, slack)
-    reply = answer(sender, "escalate need the on-call DBA", channel.id)
-    assert "INC-1 escalated to L1 On-call engineer" in reply
+    # L1 is called at declaration, on its own.
     wait_until(lambda: "U0ONCALL" in slack.channels[channel.id].members, what="L1 invited")
+    card_shows(slack, channel, "Escalated to L1 On-call engineer by warroom")
+    reply = answer(sender, "escalate need the tech lead", channel.id)
+    assert "INC-1 escalated to L2 Tech lead" in reply
+    wait_until(lambda: "U0LEAD" in slack.channels[channel.id].members, what="L2 invited")
     first = card(slack, channel)
     assert "incident.escalate" in str(first["blocks"])
     sender.action(
         "incident.escalate", "1", user="U0ONCALL", channel=channel.id, message_ts=first["ts"]
     )
-    wait_until(lambda: "U0LEAD" in slack.channels[channel.id].members, what="L2 invited")
-    card_shows(slack, channel, "Escalated to L2 Tech lead by <@U0ONCALL>")
+    wait_until(lambda: "U0BOSS" in slack.channels[channel.id].members, what="L3 invited")
+    card_shows(slack, channel, "Escalated to L3 Engineering manager by <@U0ONCALL>")
     called = [m for m in slack.channels[channel.id].messages if "🚨" in str(m.get("blocks"))]
-    assert len(called) == 2 and "Called: <@U0LEAD>" in str(called[1]["blocks"])
-    assert "already at the top of the escalation path (L2 Tech lead)" in answer(
+    assert len(called) == 3 and "Called: <@U0BOSS>" in str(called[2]["blocks"])
+    assert "already at the top of the escalation path (L3 Engineering manager)" in answer(
         sender, "escalate", channel.id
     )
 

@@ -65,7 +65,13 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
         mention=chat.user_mention,
         group_mention=chat.group_mention,
     )
-    timers = Timers(db=db, policy=policy, clock=clock, mention=chat.user_mention)
+    timers = Timers(
+        db=db,
+        policy=policy,
+        clock=clock,
+        mention=chat.user_mention,
+        group_mention=chat.group_mention,
+    )
     yield Harness(db, chat, service, lifecycle, worker, clock, timers)
     db.dispose()
 

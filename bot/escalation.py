@@ -1,0 +1,107 @@
+"""The escalation path: reaching a level (invite, notify, log) and when the next automatic
+step is due (the level's `after`, or the acknowledgement SLA running out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.incident import incident_key
+from bot.incident_access import write_entry
+from bot.markdown import escape_markdown
+from bot.members import add_member
+from bot.models import Incident, TimelineKind
+from bot.outbox import DeliveryKind, enqueue
+from bot.policy import EscalationLevel, Policy
+from bot.timeline import Mention
+
+
+@dataclass(frozen=True)
+class Reacher:
+    """Platform markup for the people and groups a level calls."""
+
+    mention: Mention
+    group_mention: Mention
+
+    def reach(
+        self,
+        session: Session,
+        incident: Incident,
+        level: EscalationLevel,
+        *,
+        actor: str | None,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Log the escalation, invite the level's contacts and tell the channel who was
+        called and why. `actor` None: warroom escalated on its own (a timer)."""
+        write_entry(
+            session,
+            incident,
+            TimelineKind.ESCALATED,
+            now,
+            actor,
+            text=reason,
+            data={"level": level.level, "name": level.name},
+        )
+        contacts = level.contacts
+        if actor is None and not (contacts.users or contacts.usergroups):
+            return  # an automatic step that calls nobody is logged, not announced
+        who = [self.mention(u) for u in contacts.users]
+        who += [self.group_mention(g) for g in contacts.usergroups]
+        called = " ".join(who) if who else "nobody: no contacts are set for this level"
+        by = self.mention(actor) if actor else "warroom"
+        why = f": {escape_markdown(reason)}" if reason else ""
+        key = incident_key(incident.number)
+        markdown = (
+            f"🚨 **{key} escalated to {escape_markdown(level.label())}** by {by}{why}\n"
+            f"Called: {called}"
+        )
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
+        if contacts.users:
+            owed.append((DeliveryKind.INVITE, {"users": list(contacts.users)}))
+        if contacts.usergroups:
+            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
+        fallback = f"{key} escalated to {level.label()}"
+        owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
+        for user in contacts.users:
+            add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
+        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
+
+
+def applies(level: EscalationLevel, severity: str) -> bool:
+    return not level.severities or severity in level.severities
+
+
+def next_path_step(incident: Incident, policy: Policy) -> tuple[int, EscalationLevel] | None:
+    """The next level the automatic path will reach for this severity, if any."""
+    for index in range(incident.escalation_level, len(policy.escalation)):
+        level = policy.escalation[index]
+        if applies(level, incident.severity):
+            return index, level
+    return None
+
+
+def ack_deadline(incident: Incident, policy: Policy) -> datetime | None:
+    """When an unacknowledged incident breaks its severity's response time."""
+    if incident.acknowledged_at is not None or incident.sla_breached:
+        return None
+    try:
+        response = policy.severity(incident.severity).response
+    except LookupError:
+        return None
+    # "next business day" needs business hours from the policy; not enforced yet.
+    return incident.started_at + response if isinstance(response, timedelta) else None
+
+
+def next_escalation_due(incident: Incident, policy: Policy) -> datetime | None:
+    """When the next automatic escalation step is due (None: nothing more to do)."""
+    if not incident.status.is_open:
+        return None
+    due = [d for d in (ack_deadline(incident, policy),) if d is not None]
+    step = next_path_step(incident, policy)
+    if step is not None:
+        due.append(incident.started_at + step[1].after)
+    return min(due) if due else None
