@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -28,7 +29,8 @@ from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.effects import ChatEffects
 from bot.lifecycle import IncidentLifecycle
-from bot.outbox import DeliveryWorker, pending_count
+from bot.outbox import DeliveryKind, DeliveryWorker, pending_count
+from bot.paging import Pager
 from bot.policy import Policy, load_policy
 from bot.render import Renderer
 from bot.service import IncidentService
@@ -65,9 +67,10 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         )
         chat = SlackChat(client)
         effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
+        pager = Pager(db=db, policy=policy, client=httpx.AsyncClient(timeout=15))
         worker = DeliveryWorker(
             db=db,
-            effects=effects.registry(),
+            effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
             clock=clock,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.incident import incident_key
 from bot.incident_access import write_entry
 from bot.markdown import escape_markdown
 from bot.members import add_member
-from bot.models import Incident, TimelineKind
+from bot.models import Delivery, Incident, TimelineKind
 from bot.outbox import DeliveryKind, enqueue
 from bot.policy import EscalationLevel, Policy
 from bot.timeline import Mention
@@ -47,10 +49,12 @@ class Reacher:
             data={"level": level.level, "name": level.name},
         )
         contacts = level.contacts
-        if actor is None and not (contacts.users or contacts.usergroups):
+        pages = contacts.pager_targets()
+        if actor is None and not (contacts.users or contacts.usergroups or pages):
             return  # an automatic step that calls nobody is logged, not announced
         who = [self.mention(u) for u in contacts.users]
         who += [self.group_mention(g) for g in contacts.usergroups]
+        who += [f"the {next(iter(p))} pager" for p in pages]
         called = " ".join(who) if who else "nobody: no contacts are set for this level"
         by = self.mention(actor) if actor else "warroom"
         why = f": {escape_markdown(reason)}" if reason else ""
@@ -66,6 +70,9 @@ class Reacher:
             owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
         fallback = f"{key} escalated to {level.label()}"
         owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
+        for target in pages:
+            page: dict[str, object] = {"action": "trigger", "target": target, "level": level.level}
+            owed.append((DeliveryKind.PAGE, page))
         for user in contacts.users:
             add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
         enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
@@ -105,3 +112,19 @@ def next_escalation_due(incident: Incident, policy: Policy) -> datetime | None:
     if step is not None:
         due.append(incident.started_at + step[1].after)
     return min(due) if due else None
+
+
+def follow_up_pages(session: Session, incident: Incident, action: str, now: datetime) -> None:
+    """Tell every pager this incident triggered that it was acknowledged or resolved."""
+    triggered = session.scalars(
+        select(col(Delivery.payload)).where(
+            col(Delivery.incident_id) == incident.id, col(Delivery.kind) == DeliveryKind.PAGE.value
+        )
+    )
+    targets: list[dict[str, object]] = []
+    for payload in triggered:
+        if payload.get("action") == "trigger" and payload["target"] not in targets:
+            targets.append(payload["target"])
+    owed = [(DeliveryKind.PAGE, {"action": action, "target": target}) for target in targets]
+    if owed:
+        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.durations import format_elapsed
-from bot.escalation import Reacher, next_escalation_due
+from bot.escalation import Reacher, follow_up_pages, next_escalation_due
 from bot.incident import Status, incident_key
 from bot.incident_access import (
     Change,
@@ -97,6 +97,7 @@ class IncidentLifecycle:
             if not incident.status.is_open:
                 raise LifecycleError(f"{key} is {incident.status.label}: nothing to acknowledge")
             incident.acknowledged_at, incident.acknowledged_by = now, actor
+            follow_up_pages(session, incident, "acknowledge", now)
             waited = now - incident.started_at
             write_entry(
                 session,
@@ -242,6 +243,7 @@ class IncidentLifecycle:
             self._check(session, incident, ref, actor, "resolve")
             incident.status = move(incident, Status.RESOLVED)
             incident.resolved_at, incident.resolution = now, resolution
+            follow_up_pages(session, incident, "resolve", now)
             set_next_update(incident, None)
             write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
             assert incident.id is not None

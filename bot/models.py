@@ -199,6 +199,7 @@ class ProcessedEvent(SQLModel, table=True):
 class DeliveryState(StrEnum):
     PENDING = "pending"
     DONE = "done"
+    FAILED = "failed"  # refused for good by the receiver (a pager's 4xx): not retried
 
 
 class Delivery(SQLModel, table=True):
@@ -214,6 +215,8 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     kind: str = Field(max_length=40)
+    # Order holds within a lane: a pager outage never holds up chat, nor the reverse.
+    lane: str = Field(default="chat", max_length=20, sa_column_kwargs={"server_default": "chat"})
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: DeliveryState = Field(
         default=DeliveryState.PENDING, sa_column=enum_column(DeliveryState)

@@ -33,7 +33,12 @@ MAX_BACKOFF = timedelta(minutes=5)
 DEFAULT_LEASE = timedelta(seconds=15)
 
 
+class PermanentFailure(Exception):
+    """The receiver refused the delivery for good: record it as failed, do not retry."""
+
+
 class DeliveryKind(StrEnum):
+    PAGE = "page"  # trigger / acknowledge / resolve at a pager (its own lane)
     OPEN_CHANNEL = "open_channel"
     INVITE = "invite"
     POST_CARD = "post_card"
@@ -60,6 +65,7 @@ def enqueue(
         {
             "incident_id": incident_id,
             "kind": kind.value,
+            "lane": "pager" if kind is DeliveryKind.PAGE else "chat",
             "payload": dict(payload),
             "state": DeliveryState.PENDING,
             "attempts": 0,
@@ -92,6 +98,7 @@ _DUE_HEADS = (
         _LEASE_FREE,
         ~exists().where(
             col(_EARLIER.incident_id) == col(Delivery.incident_id),
+            col(_EARLIER.lane) == col(Delivery.lane),
             col(_EARLIER.state) == DeliveryState.PENDING,
             col(_EARLIER.id) < col(Delivery.id),
         ),
@@ -105,6 +112,7 @@ _FIRST_PENDING_OF = (
     select(col(Delivery.id))
     .where(
         col(Delivery.incident_id) == bindparam("incident_id"),
+        col(Delivery.lane) == bindparam("lane"),
         col(Delivery.state) == DeliveryState.PENDING,
     )
     .order_by(col(Delivery.id))
@@ -200,7 +208,9 @@ class DeliveryWorker:
         def work(session: Session) -> Delivery | None:
             now = self._clock()
             self._write_own(session, done, state=DeliveryState.DONE, done_at=now)
-            next_id = session.scalar(_FIRST_PENDING_OF, {"incident_id": done.incident_id})
+            next_id = session.scalar(
+                _FIRST_PENDING_OF, {"incident_id": done.incident_id, "lane": done.lane}
+            )
             return None if next_id is None else self._lease(session, next_id, now)
 
         return work
@@ -237,6 +247,12 @@ class DeliveryWorker:
             )  # fmt: skip
             await self._release(delivery, error=str(error), delay=delay)
             return False
+        except PermanentFailure as refusal:
+            log.error("delivery %s (%s) refused for good: %s", delivery.id, delivery.kind, refusal)
+            await self._update_own(
+                delivery, state=DeliveryState.FAILED, done_at=self._clock(), last_error=str(refusal)
+            )
+            return True  # the lane moves on
         except Exception as exc:  # a bug must not lose the effect: keep it, retry later
             log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
             await self._release(delivery, error=repr(exc), delay=backoff(delivery.attempts))

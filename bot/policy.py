@@ -78,6 +78,23 @@ class SeverityLevel(BaseModel):
         return (self.name, *self.aliases)
 
 
+class PagerDutyTarget(BaseModel):
+    """A PagerDuty service, by the environment variable holding its routing key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routing_key_env: Annotated[str, PydanticField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class WebhookTarget(BaseModel):
+    """Any other pager (Opsgenie, a phone bridge, a status page): a signed JSON POST."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, PydanticField(pattern=r"^https?://")]
+    secret_env: Annotated[str, PydanticField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+
+
 class Contacts(BaseModel):
     """Who a level reaches: people and groups to invite and notify."""
 
@@ -85,6 +102,17 @@ class Contacts(BaseModel):
 
     users: tuple[str, ...] = ()
     usergroups: tuple[str, ...] = ()
+    pagerduty: PagerDutyTarget | None = None
+    webhook: WebhookTarget | None = None
+
+    def pager_targets(self) -> list[dict[str, Any]]:
+        """Where this level pages, as stored with each page (secrets stay in the environment)."""
+        targets: list[dict[str, Any]] = []
+        if self.pagerduty:
+            targets.append({"pagerduty": self.pagerduty.model_dump()})
+        if self.webhook:
+            targets.append({"webhook": self.webhook.model_dump()})
+        return targets
 
 
 class EscalationLevel(BaseModel):
@@ -119,6 +147,9 @@ class Policy(BaseModel):
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
     escalation: tuple[EscalationLevel, ...] = ()
+    pagerduty_url: Annotated[str, PydanticField(pattern=r"^https?://")] = (
+        "https://events.pagerduty.com"
+    )
     # resolve / severity / escalate -> who may; absent: anyone in the incident's channel.
     permissions: dict[GuardedAction, Permission] = PydanticField(default_factory=dict)
     # A reaction with this emoji on a message in an incident channel adds it to the timeline.
@@ -226,6 +257,7 @@ DEFAULT_POLICY_DATA: dict[str, Any] = {
     "channel_name": "inc-{number}-{slug}",
     "announce_channel": None,
     "timeline_emoji": "pushpin",
+    "pagerduty_url": "https://events.pagerduty.com",
     "escalation": [
         {
             "level": "L1",

@@ -1,0 +1,110 @@
+"""Paging PagerDuty and a signed webhook through httpx, against a mock transport."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from bot.effects import ChatEffects
+from bot.models import DeliveryState
+from bot.outbox import DeliveryKind, DeliveryWorker
+from bot.paging import SIGNATURE_HEADER, TIMESTAMP_HEADER, Pager, sign
+from bot.policy import Contacts, EscalationLevel, PagerDutyTarget, WebhookTarget
+from bot.render import Renderer
+from tests.unit.conftest import Harness
+from tests.unit.test_lifecycle import open_incident
+
+
+class FakePagers:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answers: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        status = self.answers.pop(0) if self.answers else 202
+        return httpx.Response(status, json={"status": "success" if status < 300 else "error"})
+
+    def bodies(self) -> list[dict[str, object]]:
+        return [json.loads(r.content) for r in self.requests]
+
+
+@pytest.fixture
+def pagers(harness: Harness) -> FakePagers:
+    fake = FakePagers()
+    level = EscalationLevel(
+        level="L1",
+        name="On-call",
+        contacts=Contacts(
+            pagerduty=PagerDutyTarget(routing_key_env="PD_KEY"),
+            webhook=WebhookTarget(url="https://hooks.example/page", secret_env="HOOK_SECRET"),
+        ),
+    )
+    policy = harness.lifecycle._policy.model_copy(
+        update={"escalation": (level,), "pagerduty_url": "https://pd.example"}
+    )
+    harness.lifecycle._policy = policy
+    pager = Pager(
+        db=harness.db,
+        policy=policy,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
+        environ={"PD_KEY": "routing-key-123", "HOOK_SECRET": "s3cret"},
+    )
+    chat = ChatEffects(db=harness.db, chat=harness.chat, policy=policy, renderer=Renderer())
+    harness.worker = DeliveryWorker(
+        db=harness.db,
+        effects={**chat.registry(), DeliveryKind.PAGE.value: pager.page},
+        clock=harness.clock,
+    )
+    return fake
+
+
+async def test_trigger_acknowledge_resolve_share_the_dedup_key(
+    harness: Harness, pagers: FakePagers
+) -> None:
+    _, here = await open_incident(harness)
+    await harness.lifecycle.escalate(here, actor="U1", reason="DB down")
+    await harness.worker.drain()
+    await harness.lifecycle.acknowledge(here, actor="U0ONCALL")
+    await harness.worker.drain()
+    await harness.lifecycle.resolve(here, actor="U0ONCALL")
+    await harness.worker.drain()
+    pd = [
+        b
+        for r, b in zip(pagers.requests, pagers.bodies(), strict=True)
+        if r.url.host == "pd.example"
+    ]
+    assert [b["event_action"] for b in pd] == ["trigger", "acknowledge", "resolve"]
+    assert {b["dedup_key"] for b in pd} == {"INC-1"} and pd[0]["routing_key"] == "routing-key-123"
+    assert pd[0]["payload"] == {
+        "summary": "[SEV2] INC-1: Checkout errors",
+        "source": "warroom",
+        "severity": "error",
+        "custom_details": {"escalation_level": "L1", "status": "Investigating"},
+    }
+    hooks = [r for r in pagers.requests if r.url.host == "hooks.example"]
+    assert [json.loads(r.content)["event"] for r in hooks] == ["trigger", "acknowledge", "resolve"]
+    first = hooks[0]
+    stamp = first.headers[TIMESTAMP_HEADER]
+    assert first.headers[SIGNATURE_HEADER] == sign("s3cret", stamp, first.content)
+
+
+async def test_5xx_is_retried_and_4xx_is_not(harness: Harness, pagers: FakePagers) -> None:
+    _, here = await open_incident(harness)
+    # PagerDuty is down once, then takes the page; the webhook refuses for good.
+    pagers.answers = [503, 202, 400]
+    await harness.lifecycle.escalate(here, actor="U1")
+    await harness.worker.drain()
+    harness.clock.advance(seconds=5)
+    await harness.worker.drain()
+    pages = [d for d in await harness.deliveries() if d.kind == "page"]
+    states = sorted((d.payload["target"].__contains__("pagerduty"), d.state) for d in pages)
+    assert states == [(False, DeliveryState.FAILED), (True, DeliveryState.DONE)]
+    assert len(pagers.requests) == 3
+    chat_done = [d for d in await harness.deliveries() if d.lane == "chat"]
+    assert all(d.state is DeliveryState.DONE for d in chat_done)  # never held up by the pager
+    harness.clock.advance(minutes=10)
+    await harness.worker.drain()
+    assert len(pagers.requests) == 3  # the refused page is not tried again
