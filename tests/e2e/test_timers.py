@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from typing import Any
 
+import pytest
+
+from tests.conftest import postgres_admin_url
 from tests.e2e.conftest import SlackSender, WarroomServer, wait_until
 from tests.e2e.test_lifecycle import answer, card_shows, declared
+from tests.support.fake_pager import FakePager
 from tests.support.fake_slack import FakeChannel, FakeSlack
 
 
@@ -41,3 +46,72 @@ def test_reminders_fire_reset_on_update_and_survive_a_crash(
     second.start()
     wait_until(lambda: len(reminders(slack, channel)) == seen + 1, what="the missed reminder")
     assert "Almost there" not in str(reminders(slack, channel)[-1])
+
+
+def test_paging_follows_the_incident_trigger_acknowledge_resolve(
+    make_server: Any, slack: FakeSlack, tmp_path: Any
+) -> None:
+    pager = FakePager()
+    pager.start()
+    try:
+        pager.failures = [500]  # PagerDuty hiccups on the first trigger
+        policy = tmp_path / "policy.yml"
+        policy.write_text(
+            f"pagerduty_url: {pager.base_url}\n"
+            "escalation:\n"
+            "  - level: L1\n"
+            "    name: On-call engineer\n"
+            "    contacts: {users: [U0ONCALL], pagerduty: {routing_key_env: WARROOM_PD_KEY}}\n",
+            encoding="utf-8",
+        )
+        server = make_server(WARROOM_CONFIG=str(policy), WARROOM_PD_KEY="pd-routing-key")
+        server.start()
+        sender = SlackSender(server, slack)
+        channel = declared(sender, slack)
+        wait_until(lambda: len(pager.events()) >= 2, what="the trigger, retried after a 500")
+        answer(sender, "ack", channel.id, user="U0ONCALL")
+        answer(sender, "resolve Failed over", channel.id, user="U0ONCALL")
+        wait_until(lambda: len(pager.events()) >= 4, what="acknowledge and resolve")
+        events = pager.events()
+        assert [e.body["event_action"] for e in events] == [
+            "trigger",
+            "trigger",
+            "acknowledge",
+            "resolve",
+        ]
+        assert {e.body["dedup_key"] for e in events} == {"INC-1"}
+        assert all(
+            e.path == "/v2/enqueue" and e.body["routing_key"] == "pd-routing-key" for e in events
+        )
+        assert events[0].body["payload"]["severity"] == "error"
+    finally:
+        pager.stop()
+
+
+@pytest.mark.skipif(
+    postgres_admin_url() is None, reason="several processes share one database only on Postgres"
+)
+def test_two_processes_on_postgres_fire_each_reminder_once(
+    make_server: Any, slack: FakeSlack, tmp_path: Any
+) -> None:
+    policy = fast_policy(tmp_path)
+    servers = [make_server(WARROOM_CONFIG=policy) for _ in range(2)]
+    for server in servers:
+        server.start()
+    senders = [SlackSender(server, slack) for server in servers]
+    for i in range(6):
+        senders[i % 2].command(f"declare sev2 Outage {i}")
+    channels = wait_until(
+        lambda: (
+            [c for c in slack.channels.values() if c.name.startswith("inc-") and c.pins]
+            if sum(1 for c in slack.channels.values() if c.name.startswith("inc-") and c.pins) == 6
+            else None
+        ),
+        what="six incidents",
+    )
+    time.sleep(7)  # two cadences of 3 s: two reminders each, from either process
+    for channel in channels:
+        stamps = sorted(float(m["ts"]) for m in reminders(slack, channel))
+        assert 1 <= len(stamps) <= 3, stamps
+        gaps = [b - a for a, b in pairwise(stamps)]
+        assert all(gap > 2 for gap in gaps), f"a reminder fired twice: {stamps}"
