@@ -26,9 +26,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="WARROOM_DATABASE_URL")
     config_path: Path | None = Field(default=None, validation_alias="WARROOM_CONFIG")
     announce_channel: str | None = Field(default=None, validation_alias="WARROOM_ANNOUNCE_CHANNEL")
-    # How often each process looks for due deliveries besides being woken by a use case.
+    # How often each process looks for due timers, and for deliveries besides being woken
+    # by a use case: it bounds how late a reminder or an escalation can be.
     tick_seconds: float = Field(
-        default=1.0, gt=0, validation_alias=AliasChoices("WARROOM_TICK_SECONDS")
+        default=0.5, gt=0, validation_alias=AliasChoices("WARROOM_TICK_SECONDS")
     )
     # How long a claimed delivery stays claimed without a renewal (a crash frees it after).
     delivery_lease_seconds: float = Field(
