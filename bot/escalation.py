@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.business_hours import next_business_day_deadline
 from bot.incident import incident_key
 from bot.incident_access import write_entry
 from bot.markdown import escape_markdown
@@ -99,8 +100,9 @@ def ack_deadline(incident: Incident, policy: Policy) -> datetime | None:
         response = policy.severity(incident.severity).response
     except LookupError:
         return None
-    # "next business day" needs business hours from the policy; not enforced yet.
-    return incident.started_at + response if isinstance(response, timedelta) else None
+    if isinstance(response, timedelta):
+        return incident.started_at + response
+    return next_business_day_deadline(incident.started_at, policy.business_hours)
 
 
 def next_escalation_due(incident: Incident, policy: Policy) -> datetime | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -76,6 +77,35 @@ class SeverityLevel(BaseModel):
     def names(self) -> tuple[str, ...]:
         """Every spelling accepted for this severity, name first."""
         return (self.name, *self.aliases)
+
+
+class BusinessHours(BaseModel):
+    """When the team works: what "next business day" means."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "UTC"
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri",
+    )  # fmt: skip
+    start: Annotated[str, PydanticField(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    end: Annotated[str, PydanticField(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "18:00"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (use e.g. Europe/Paris)") from None
+        return name
+
+    @field_validator("days")
+    @classmethod
+    def _some_day(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        if not days:
+            raise ValueError("business_hours.days needs at least one day")
+        return days
 
 
 class PagerDutyTarget(BaseModel):
@@ -147,6 +177,7 @@ class Policy(BaseModel):
     channel_name: str = "inc-{number}-{slug}"
     announce_channel: str | None = None
     escalation: tuple[EscalationLevel, ...] = ()
+    business_hours: BusinessHours = BusinessHours()
     pagerduty_url: Annotated[str, PydanticField(pattern=r"^https?://")] = (
         "https://events.pagerduty.com"
     )

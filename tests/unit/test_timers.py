@@ -165,3 +165,15 @@ async def test_manual_escalation_moves_up_and_the_path_continues_from_there(
     assert (await harness.timers.tick()).escalations == 0  # L2 already reached
     (stored,) = await harness.incidents()
     assert stored.escalation_level == 2
+
+
+async def test_sev4_acknowledgement_is_due_by_the_next_business_day(harness: Harness) -> None:
+    call_people_at_each_level(harness)
+    # Sunday 14:08 UTC: with the default mon-fri 09-18 UTC, due Monday 18:00.
+    harness.clock.now = harness.clock.now.replace(day=22)
+    await harness.service.declare(Declaration(title="Typo", severity="sev4", declared_by="U1"))
+    await harness.timers.tick()  # L1 at declaration
+    (stored,) = await harness.incidents()
+    assert stored.next_escalation_at == harness.clock.now.replace(day=23, hour=18, minute=0)
+    harness.clock.now = harness.clock.now.replace(day=23, hour=18, minute=1)
+    assert (await harness.timers.tick()).escalations == 1
