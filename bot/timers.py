@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
 from bot.clock import Clock
@@ -82,19 +82,31 @@ class Timers:
                 return fired
 
     def _fire_escalations(self, session: Session) -> int:
+        return self._fire_due(session, col(Incident.next_escalation_at), self._escalate)
+
+    def _fire_reminders(self, session: Session) -> int:
+        return self._fire_due(session, col(Incident.next_reminder_at), self._remind)
+
+    def _fire_due(
+        self,
+        session: Session,
+        due_at: Mapped[datetime | None],
+        fire: Callable[[Session, Incident, datetime], None],
+    ) -> int:
+        """Lock a batch of open incidents whose `due_at` has passed and fire each."""
         now = self._clock()
-        due = session.scalars(
-            select(Incident)
-            .where(col(Incident.status).in_(OPEN), col(Incident.next_escalation_at) <= now)
-            .order_by(col(Incident.next_escalation_at))
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
+        due = list(
+            session.scalars(
+                select(Incident)
+                .where(col(Incident.status).in_(OPEN), due_at <= now)
+                .order_by(due_at)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
         )
-        count = 0
         for incident in due:
-            self._escalate(session, incident, now)
-            count += 1
-        return count
+            fire(session, incident, now)
+        return len(due)
 
     def _escalate(self, session: Session, incident: Incident, now: datetime) -> None:
         """Every automatic step now due: the ack SLA (once), then the path's levels."""
@@ -126,21 +138,6 @@ class Timers:
                 owed=[(DeliveryKind.UPDATE_CARD, {})],
                 now=now,
             )
-
-    def _fire_reminders(self, session: Session) -> int:
-        now = self._clock()
-        due = session.scalars(
-            select(Incident)
-            .where(col(Incident.status).in_(OPEN), col(Incident.next_reminder_at) <= now)
-            .order_by(col(Incident.next_reminder_at))
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        count = 0
-        for incident in due:
-            self._remind(session, incident, now)
-            count += 1
-        return count
 
     def _remind(self, session: Session, incident: Incident, now: datetime) -> None:
         key = incident_key(incident.number)
