@@ -51,6 +51,7 @@ class Warroom:
     bolt: AsyncApp | None = None
     worker: DeliveryWorker | None = None
     timers: Timers | None = None
+    http: httpx.AsyncClient | None = None  # outgoing pages
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -61,13 +62,15 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
     worker: DeliveryWorker | None = None
     bolt: AsyncApp | None = None
     chat: SlackChat | None = None
+    http: httpx.AsyncClient | None = None
     if settings.slack_configured:
         client = build_web_client(
             token=settings.slack_bot_token or "", base_url=settings.slack_api_url
         )
         chat = SlackChat(client)
         effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
-        pager = Pager(db=db, policy=policy, client=httpx.AsyncClient(timeout=15))
+        http = httpx.AsyncClient(timeout=15)
+        pager = Pager(db=db, policy=policy, client=http)
         worker = DeliveryWorker(
             db=db,
             effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
@@ -127,6 +130,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         bolt=bolt,
         worker=worker,
         timers=timers,
+        http=http,
     )
 
 
@@ -231,6 +235,8 @@ def _lifespan(warroom: Warroom) -> Any:
             for task in warroom.background:
                 task.cancel()
             await asyncio.gather(*warroom.background, return_exceptions=True)
+            if warroom.http is not None:
+                await warroom.http.aclose()
             warroom.db.dispose()
 
     return lifespan
