@@ -118,20 +118,10 @@ class IncidentLifecycle:
             return await self.resolve(ref, actor=actor, resolution=note)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            old = incident.status
-            incident.status = move(incident, status)
+            old = _change_status(session, incident, status, now=now, actor=actor, note=note)
             if old is Status.RESOLVED:  # back to work: the resolution no longer stands
                 incident.resolved_at, incident.resolution = None, ""
                 self._reset_cadence(incident, now)
-            write_entry(
-                session,
-                incident,
-                TimelineKind.STATUS_CHANGED,
-                now,
-                actor,
-                text=note,
-                data={"old": old.label, "new": status.label},
-            )
             return f"{incident_key(incident.number)} is now {status.label}"
 
         return await self.apply(ref, change)
@@ -204,15 +194,7 @@ class IncidentLifecycle:
             if not incident.status.is_open:
                 raise LifecycleError(f"{key} is {incident.status.label}: reopen it to post updates")
             if status is not None and status is not incident.status:
-                old, incident.status = incident.status, move(incident, status)
-                write_entry(
-                    session,
-                    incident,
-                    TimelineKind.STATUS_CHANGED,
-                    now,
-                    actor,
-                    data={"old": old.label, "new": status.label},
-                )
+                _change_status(session, incident, status, now=now, actor=actor)
             if impact is not None and impact.strip():
                 incident.impact = single_line(impact)
             cadence = next_in or self._policy.severity(incident.severity).update_every
@@ -363,3 +345,27 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
+
+
+def _change_status(
+    session: Session,
+    incident: Incident,
+    status: Status,
+    *,
+    now: datetime,
+    actor: str,
+    note: str = "",
+) -> Status:
+    """Move through the transition table and log it; returns the status left behind."""
+    old = incident.status
+    incident.status = move(incident, status)
+    write_entry(
+        session,
+        incident,
+        TimelineKind.STATUS_CHANGED,
+        now,
+        actor,
+        text=note,
+        data={"old": old.label, "new": status.label},
+    )
+    return old
