@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cards import announcement, incident_card
+from bot.chat.base import Message
 from bot.chat.slack_blocks import to_blocks
 from bot.incident import Status
 from bot.models import Incident, TimelineEntry, TimelineKind
@@ -51,6 +52,12 @@ def declared_entry() -> TimelineEntry:
     )
 
 
+def render_card(incident: Incident, entries: list[TimelineEntry]) -> Message:
+    return incident_card(
+        incident, entries, policy=default_policy(), renderer=Renderer(), mention=mention
+    )
+
+
 def check_golden(name: str, actual: str) -> None:
     path = GOLDEN / name
     if os.environ.get("WARROOM_UPDATE_GOLDEN"):
@@ -59,13 +66,7 @@ def check_golden(name: str, actual: str) -> None:
 
 
 def test_card_markdown_and_blocks_match_golden_files() -> None:
-    card = incident_card(
-        make_incident(),
-        [declared_entry()],
-        policy=default_policy(),
-        renderer=Renderer(),
-        mention=mention,
-    )
+    card = render_card(make_incident(), [declared_entry()])
     check_golden("incident_active.md", card.markdown)
     check_golden(
         "incident_active.blocks.json",
@@ -75,13 +76,7 @@ def test_card_markdown_and_blocks_match_golden_files() -> None:
 
 
 def test_labels_are_bold_in_slack() -> None:
-    card = incident_card(
-        make_incident(),
-        [declared_entry()],
-        policy=default_policy(),
-        renderer=Renderer(),
-        mention=mention,
-    )
+    card = render_card(make_incident(), [declared_entry()])
     text = "\n".join(b["text"]["text"] for b in to_blocks(card) if b["type"] == "section")
     for label in ("Title", "Severity", "Impact", "Status", "Started", "Next Update", "Timeline"):
         assert f"*{label}*:" in text
