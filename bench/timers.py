@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ack_latency import FakeSlackProcess, start  # noqa: E402
 from bot.clock import utc_now  # noqa: E402
-from bot.policy import default_policy  # noqa: E402
-from bot.service import Declaration, IncidentService  # noqa: E402
-from bot.storage import Database, upgrade_database  # noqa: E402
+from bot.incidents.declare import Declaration, IncidentService  # noqa: E402
+from bot.policy.schema import default_policy  # noqa: E402
+from bot.storage.database import Database, upgrade_database  # noqa: E402
 from tests.e2e.conftest import free_port  # noqa: E402
 
 

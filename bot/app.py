@@ -19,23 +19,23 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-import handlers.actions
-import handlers.events
-import handlers.modals
-import handlers.slash
-from bot.capture import TimelineCapture
-from bot.chat.slack import SlackChat, build_web_client
+import handlers.slack.buttons
+import handlers.slack.commands
+import handlers.slack.events
+import handlers.slack.forms
+from bot.chat.slack.adapter import SlackChat, build_web_client
 from bot.clock import Clock, utc_now
 from bot.config import Settings
-from bot.effects import ChatEffects
-from bot.lifecycle import IncidentLifecycle
-from bot.outbox import DeliveryKind, DeliveryWorker, pending_count
-from bot.paging import Pager
-from bot.policy import Policy, load_policy
-from bot.render import Renderer
-from bot.service import IncidentService
-from bot.storage import Database
-from bot.timers import Timers
+from bot.delivery.effects import ChatEffects
+from bot.delivery.outbox import DeliveryKind, DeliveryWorker, pending_count
+from bot.delivery.paging import Pager
+from bot.incidents.capture import TimelineCapture
+from bot.incidents.declare import IncidentService
+from bot.incidents.lifecycle import IncidentLifecycle
+from bot.policy.schema import Policy, load_policy
+from bot.storage.database import Database
+from bot.text.templates import Renderer
+from bot.timers.ticker import Timers
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +112,16 @@ def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None =
         else None
     )
     if bolt is not None:
-        forms = handlers.modals.Forms(service=service, lifecycle=lifecycle, policy=policy)
-        handlers.slash.register(
+        forms = handlers.slack.forms.Forms(service=service, lifecycle=lifecycle, policy=policy)
+        handlers.slack.commands.register(
             bolt, service=service, lifecycle=lifecycle, db=db, clock=clock, forms=forms
         )
-        handlers.modals.register(bolt, forms=forms)
+        handlers.slack.forms.register(bolt, forms=forms)
         capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
-        handlers.events.register(
-            bolt, events=handlers.events.TimelineEvents(capture=capture, policy=policy, db=db)
+        handlers.slack.events.register(
+            bolt, events=handlers.slack.events.TimelineEvents(capture=capture, policy=policy, db=db)
         )
-        handlers.actions.register(bolt, lifecycle=lifecycle)
+        handlers.slack.buttons.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings,
         policy=policy,

@@ -10,8 +10,8 @@ import typer
 import uvicorn
 
 from bot.config import Settings
-from bot.policy import PolicyError, load_policy
-from bot.storage import UnsupportedDatabase, pending_migrations, sync_url, upgrade_database
+from bot.policy.schema import PolicyError, load_policy
+from bot.storage.database import UnsupportedDatabase, pending_migrations, sync_url, upgrade_database
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="warroom incident bot")
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema")

@@ -4,8 +4,13 @@
 `manifest.yml` can be checked against the code.
 """
 
-from bot.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, POST_UPDATE_ACTION, RESOLVE_ACTION
-from bot.commands import COMMAND
+from bot.inbound.commands import COMMAND
+from bot.incidents.cards import (
+    ACKNOWLEDGE_ACTION,
+    ESCALATE_ACTION,
+    POST_UPDATE_ACTION,
+    RESOLVE_ACTION,
+)
 
 SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
 ACTION_IDS: tuple[str, ...] = (

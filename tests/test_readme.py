@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.policy import load_policy
+from bot.policy.schema import load_policy
 from tests.conftest import PROJECT_ROOT
 
 EXAMPLES = re.findall(r"```yaml\n(.*?)```", (PROJECT_ROOT / "README.md").read_text(), re.S)

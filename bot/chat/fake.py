@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.chat.base import ChatError, Message, NameTaken, OpenedChannel
+from bot.chat.port import ChatError, Message, NameTaken, OpenedChannel
 
 
 @dataclass

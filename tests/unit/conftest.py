@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.chat.fake import FakeChat
-from bot.effects import ChatEffects
-from bot.lifecycle import IncidentLifecycle
-from bot.models import Delivery, Incident, TimelineEntry
-from bot.outbox import DeliveryWorker
-from bot.policy import default_policy
-from bot.render import Renderer
-from bot.service import Declaration, IncidentService
-from bot.storage import Database
-from bot.timers import Timers
+from bot.delivery.effects import ChatEffects
+from bot.delivery.outbox import DeliveryWorker
+from bot.incidents.declare import Declaration, IncidentService
+from bot.incidents.lifecycle import IncidentLifecycle
+from bot.policy.schema import default_policy
+from bot.storage.database import Database
+from bot.storage.models import Delivery, Incident, TimelineEntry
+from bot.text.templates import Renderer
+from bot.timers.ticker import Timers
 from tests.conftest import SteppingClock
 
 T = TypeVar("T")

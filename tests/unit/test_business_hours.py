@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from bot.business_hours import next_business_day_deadline
-from bot.policy import BusinessHours
+from bot.policy.business_hours import next_business_day_deadline
+from bot.policy.schema import BusinessHours
 
 PARIS = BusinessHours(timezone="Europe/Paris", days=("mon", "tue", "wed", "thu", "fri"))
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.cards import announcement, incident_card
-from bot.chat.base import Message
-from bot.chat.slack_blocks import to_blocks
-from bot.incident import Status
-from bot.models import Incident, TimelineEntry, TimelineKind
-from bot.policy import default_policy
-from bot.render import Renderer
+from bot.chat.port import Message
+from bot.chat.slack.blocks import to_blocks
+from bot.incidents.cards import announcement, incident_card
+from bot.incidents.status import Status
+from bot.policy.schema import default_policy
+from bot.storage.models import Incident, TimelineEntry, TimelineKind
+from bot.text.templates import Renderer
 
 GOLDEN = Path(__file__).with_name("golden")
 STARTED = datetime(2026, 11, 22, 14, 8, tzinfo=UTC)

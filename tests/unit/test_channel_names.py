@@ -3,7 +3,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channel_names import MAX_LENGTH, alternative_name, build_channel_name, slugify
+from bot.chat.slack.channel_names import MAX_LENGTH, alternative_name, build_channel_name, slugify
 
 VALID = re.compile(r"^[a-z0-9_-]{1,80}$")
 templates = st.sampled_from(

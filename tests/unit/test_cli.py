@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import cli
-from bot.storage import pending_migrations
+from bot.storage.database import pending_migrations
 
 
 def test_db_upgrade_applies_every_migration(

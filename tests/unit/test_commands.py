@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import (
+from bot.inbound.commands import (
     SUBCOMMANDS,
     AcknowledgeCommand,
     CommandError,
@@ -22,9 +22,9 @@ from bot.commands import (
     parse_command,
     usage,
 )
-from bot.incident import Status
-from bot.markdown import escape_markdown
-from bot.policy import default_policy
+from bot.incidents.status import Status
+from bot.policy.schema import default_policy
+from bot.text.markdown import escape_markdown
 
 
 def test_declare_alone_opens_the_form() -> None:

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.chat.base import ChatError, NameTaken
 from bot.chat.fake import FakeChat
-from bot.incident import Status
-from bot.models import Delivery, DeliveryState, TimelineKind
-from bot.outbox import DeliveryWorker, backoff
-from bot.policy import UnknownSeverity
-from bot.service import Declaration, InvalidRequest
+from bot.chat.port import ChatError, NameTaken
+from bot.delivery.outbox import DeliveryWorker, backoff
+from bot.incidents.declare import Declaration, InvalidRequest
+from bot.incidents.status import Status
+from bot.policy.schema import UnknownSeverity
+from bot.storage.models import Delivery, DeliveryState, TimelineKind
 from tests.unit.conftest import Harness, sev2
 
 

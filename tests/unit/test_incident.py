@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from bot.incident import TRANSITIONS, IllegalTransition, Status, incident_key, transition
+from bot.incidents.status import TRANSITIONS, IllegalTransition, Status, incident_key, transition
 
 LEGAL = {
     (Status.INVESTIGATING, Status.MITIGATING),

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.incident import Status
-from bot.incident_access import IncidentRef, LifecycleError
-from bot.models import Incident, TimelineKind
-from bot.policy import Contacts, EscalationLevel, Permission, UnknownSeverity
+from bot.incidents.access import IncidentRef, LifecycleError
+from bot.incidents.status import Status
+from bot.policy.schema import Contacts, EscalationLevel, Permission, UnknownSeverity
+from bot.storage.models import Incident, TimelineKind
 from tests.unit.conftest import Harness, sev2
 
 

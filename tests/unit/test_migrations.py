@@ -5,8 +5,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables)
-from bot.storage import pending_migrations
+import bot.storage.models  # noqa: F401  (registers the tables)
+from bot.storage.database import pending_migrations
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

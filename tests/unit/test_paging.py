@@ -7,12 +7,12 @@ import json
 import httpx
 import pytest
 
-from bot.effects import ChatEffects
-from bot.models import DeliveryState
-from bot.outbox import DeliveryKind, DeliveryWorker
-from bot.paging import SIGNATURE_HEADER, TIMESTAMP_HEADER, Pager, sign
-from bot.policy import Contacts, EscalationLevel, PagerDutyTarget, WebhookTarget
-from bot.render import Renderer
+from bot.delivery.effects import ChatEffects
+from bot.delivery.outbox import DeliveryKind, DeliveryWorker
+from bot.delivery.paging import SIGNATURE_HEADER, TIMESTAMP_HEADER, Pager, sign
+from bot.policy.schema import Contacts, EscalationLevel, PagerDutyTarget, WebhookTarget
+from bot.storage.models import DeliveryState
+from bot.text.templates import Renderer
 from tests.unit.conftest import Harness
 from tests.unit.test_lifecycle import open_incident
 

@@ -5,8 +5,14 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import cli
-from bot.durations import format_duration, parse_duration
-from bot.policy import NEXT_BUSINESS_DAY, PolicyError, UnknownSeverity, default_policy, load_policy
+from bot.policy.schema import (
+    NEXT_BUSINESS_DAY,
+    PolicyError,
+    UnknownSeverity,
+    default_policy,
+    load_policy,
+)
+from bot.text.durations import format_duration, parse_duration
 
 
 def write(tmp_path: Path, text: str) -> Path:

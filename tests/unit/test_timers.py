@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.policy import Contacts
-from bot.service import Declaration
-from bot.timers import Timers
+from bot.incidents.declare import Declaration
+from bot.policy.schema import Contacts
+from bot.timers.ticker import Timers
 from tests.unit.conftest import Harness
 from tests.unit.test_lifecycle import card_text, open_incident
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from bot.transactions import TransactionRunner
+from bot.storage.transactions import TransactionRunner
 
 
 @pytest.fixture

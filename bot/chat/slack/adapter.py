@@ -1,0 +1,163 @@
+"""The Slack adapter: ChatPlatform over slack_sdk's async Web API client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.port import ChatError, Message, NameTaken, OpenedChannel
+from bot.chat.slack.blocks import slack_escape, to_blocks
+
+MARKER_EVENT_TYPE = "warroom_message"
+# Errors that mean "try again later" rather than "this request is wrong".
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# Answers that mean the effect is already there: success for an idempotent effect.
+ALREADY_DONE = {
+    "conversations.invite": frozenset({"already_in_channel"}),
+    "pins.add": frozenset({"already_pinned"}),
+}
+HISTORY_SCAN_LIMIT = 200
+
+
+def build_web_client(*, token: str, base_url: str, timeout: int = 15) -> AsyncWebClient:
+    """The one Web API client: our base URL, and retries for 429 / 5xx / dropped connections."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        timeout=timeout,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def _chat_error(method: str, exc: Exception) -> ChatError:
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        code = str(exc.response.get("error") or f"http_{status}")
+        retry_after = None
+        if status == 429:
+            header = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            retry_after = float(header) if header else 1.0
+        transient = status == 429 or status >= 500 or code in TRANSIENT_ERRORS
+        error_type = NameTaken if code == "name_taken" else ChatError
+        return error_type(code, retryable=transient, retry_after=retry_after, detail=method)
+    return ChatError("connection_error", retryable=True, detail=f"{method}: {exc!r}")
+
+
+class SlackChat:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def _call(self, method: str, request: Awaitable[Any]) -> dict[str, Any]:
+        """Await one typed slack_sdk call (it picks JSON or form encoding per method)."""
+        try:
+            response = await request
+        except SlackApiError as exc:
+            if exc.response.get("error") in ALREADY_DONE.get(method, frozenset()):
+                return dict(exc.response.data) if isinstance(exc.response.data, dict) else {}
+            raise _chat_error(method, exc) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _chat_error(method, exc) from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+        data = await self._call(
+            "conversations.create",
+            self._client.conversations_create(name=name, is_private=private),
+        )
+        channel = data["channel"]
+        return OpenedChannel(id=str(channel["id"]), name=str(channel["name"]))
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
+        await self._call(
+            "conversations.invite",
+            self._client.conversations_invite(channel=channel_id, users=",".join(user_ids)),
+        )
+
+    def _message_args(self, message: Message) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "text": slack_escape(message.fallback),
+            "blocks": to_blocks(message),
+        }
+        if message.marker:
+            args["metadata"] = {
+                "event_type": MARKER_EVENT_TYPE,
+                "event_payload": {"marker": message.marker},
+            }
+        return args
+
+    async def post(self, *, channel_id: str, message: Message) -> str:
+        data = await self._call(
+            "chat.postMessage",
+            self._client.chat_postMessage(
+                channel=channel_id,
+                unfurl_links=False,
+                unfurl_media=False,
+                **self._message_args(message),
+            ),
+        )
+        return str(data["ts"])
+
+    async def update(self, *, channel_id: str, message_ref: str, message: Message) -> None:
+        args = self._message_args(message)
+        await self._call(
+            "chat.update", self._client.chat_update(channel=channel_id, ts=message_ref, **args)
+        )
+
+    async def pin(self, *, channel_id: str, message_ref: str) -> None:
+        await self._call(
+            "pins.add", self._client.pins_add(channel=channel_id, timestamp=message_ref)
+        )
+
+    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+        data = await self._call(
+            "conversations.history",
+            self._client.conversations_history(
+                channel=channel_id, limit=HISTORY_SCAN_LIMIT, include_all_metadata=True
+            ),
+        )
+        for message in data.get("messages", []):
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == MARKER_EVENT_TYPE and payload.get("marker") == marker:
+                return str(message["ts"])
+        return None
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
+        await self._call(
+            "chat.postEphemeral",
+            self._client.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=slack_escape(text)
+            ),
+        )
+
+    async def group_members(self, *, group_id: str) -> list[str]:
+        data = await self._call(
+            "usergroups.users.list", self._client.usergroups_users_list(usergroup=group_id)
+        )
+        return [str(user) for user in data.get("users", [])]
+
+    def group_mention(self, group_id: str) -> str:
+        return f"<!subteam^{group_id}>"
+
+    def channel_mention(self, channel_id: str) -> str:
+        return f"<#{channel_id}>"
+
+    def user_mention(self, user_id: str) -> str:
+        return f"<@{user_id}>"

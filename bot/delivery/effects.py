@@ -1,0 +1,202 @@
+"""What each delivery does on the chat platform. Every effect is idempotent: it reads the
+incident's stored state first, so a retry after a partial success does not repeat it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.chat.port import ChatError, ChatPlatform, Message, NameTaken
+from bot.chat.slack.channel_names import alternative_name
+from bot.clock import Clock, utc_now
+from bot.delivery.outbox import DeliveryKind, Effect
+from bot.incidents.cards import all_clear, announcement, card_marker, incident_card
+from bot.incidents.members import roles_of
+from bot.incidents.timeline import entries_of
+from bot.policy.schema import Policy
+from bot.storage.database import Database
+from bot.storage.models import Delivery, Incident, IncidentRole, TimelineEntry
+from bot.text.templates import Renderer
+
+log = logging.getLogger(__name__)
+
+# Tries of other names within one delivery before giving up for this attempt.
+NAME_TRIES = 12
+
+
+class ChatEffects:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        chat: ChatPlatform,
+        policy: Policy,
+        renderer: Renderer,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._clock = clock
+        self._db = db
+        self._chat = chat
+        self._policy = policy
+        self._renderer = renderer
+
+    def registry(self) -> Mapping[str, Effect]:
+        return {
+            DeliveryKind.OPEN_CHANNEL.value: self.open_channel,
+            DeliveryKind.INVITE.value: self.invite,
+            DeliveryKind.POST_CARD.value: self.post_card,
+            DeliveryKind.PIN_CARD.value: self.pin_card,
+            DeliveryKind.ANNOUNCE.value: self.announce,
+            DeliveryKind.UPDATE_CARD.value: self.update_card,
+            DeliveryKind.POST_ALL_CLEAR.value: self.post_all_clear,
+            DeliveryKind.POST_MESSAGE.value: self.post_message,
+            DeliveryKind.INVITE_GROUPS.value: self.invite_groups,
+        }
+
+    async def _incident(self, incident_id: int) -> Incident:
+        incident = await self._db.transaction(lambda session: session.get(Incident, incident_id))
+        if incident is None:
+            raise ChatError("incident_missing", retryable=False, detail=str(incident_id))
+        return incident
+
+    async def _save(self, incident_id: int, **values: object) -> None:
+        def write(session: Session) -> None:
+            session.execute(
+                update(Incident)
+                .where(col(Incident.id) == incident_id)
+                .values(version=col(Incident.version) + 1, **values)
+            )
+
+        await self._db.transaction(write)
+
+    @staticmethod
+    def _channel_of(incident: Incident) -> str:
+        if incident.channel_id is None:
+            raise ChatError("channel_not_open_yet")
+        return incident.channel_id
+
+    async def open_channel(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.channel_id is not None:
+            return
+        wanted = str(delivery.payload["name"])
+        name = wanted
+        for attempt in range(1, NAME_TRIES + 1):
+            try:
+                opened = await self._chat.open_channel(name=name, private=incident.private)
+            except NameTaken:
+                log.info("channel name %s is taken; trying another", name)
+                name = alternative_name(wanted, attempt)
+                continue
+            await self._save(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
+            return
+        raise ChatError("no_free_channel_name", detail=wanted)
+
+    async def invite(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        users = [str(user) for user in delivery.payload.get("users", [])]
+        if users:
+            await self._chat.invite(channel_id=self._channel_of(incident), user_ids=users)
+
+    async def invite_groups(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        users: list[str] = []
+        for group in delivery.payload.get("groups", []):
+            users += await self._chat.group_members(group_id=str(group))
+        if users:
+            await self._chat.invite(
+                channel_id=self._channel_of(incident), user_ids=sorted(set(users))
+            )
+
+    async def post_card(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is not None:
+            return
+        channel_id = self._channel_of(incident)
+        # An earlier attempt may have posted before failing to hear back: look first.
+        ref = None
+        if delivery.attempts > 1:
+            ref = await self._find_marked(channel_id, card_marker(incident))
+        if ref is None:
+            ref = await self._chat.post(channel_id=channel_id, message=await self._card(incident))
+        await self._save(incident.id or 0, card_ref=ref)
+
+    async def _card(self, incident: Incident) -> Message:
+        def load(session: Session) -> tuple[list[TimelineEntry], list[IncidentRole]]:
+            return entries_of(session, incident.id or 0), roles_of(session, incident.id or 0)
+
+        entries, roles = await self._db.transaction(load)
+        return incident_card(
+            incident,
+            entries,
+            roles=roles,
+            policy=self._policy,
+            renderer=self._renderer,
+            mention=self._chat.user_mention,
+            now=self._clock(),
+        )
+
+    async def update_card(self, delivery: Delivery) -> None:
+        """Edit the pinned card in place from the incident as stored now."""
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is None:
+            raise ChatError("card_not_posted_yet")
+        await self._chat.update(
+            channel_id=self._channel_of(incident),
+            message_ref=incident.card_ref,
+            message=await self._card(incident),
+        )
+
+    async def post_all_clear(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        await self._post_once(
+            self._channel_of(incident), all_clear(incident, renderer=self._renderer), delivery
+        )
+
+    async def post_message(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        message = Message(
+            markdown=str(delivery.payload["markdown"]),
+            fallback=str(delivery.payload.get("fallback", "")),
+            marker=f"delivery:{delivery.id}",
+        )
+        await self._post_once(self._channel_of(incident), message, delivery)
+
+    async def pin_card(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        if incident.card_ref is None:
+            raise ChatError("card_not_posted_yet")
+        await self._chat.pin(channel_id=self._channel_of(incident), message_ref=incident.card_ref)
+
+    async def announce(self, delivery: Delivery) -> None:
+        incident = await self._incident(delivery.incident_id)
+        target = str(delivery.payload["channel"])
+        message = announcement(
+            incident,
+            renderer=self._renderer,
+            channel_mention=self._chat.channel_mention(self._channel_of(incident)),
+        )
+        await self._post_once(target, message, delivery)
+
+    async def _post_once(self, channel_id: str, message: Message, delivery: Delivery) -> None:
+        """Post, unless an earlier attempt of this delivery already did."""
+        already_posted = (
+            delivery.attempts > 1
+            and message.marker is not None
+            and await self._find_marked(channel_id, message.marker) is not None
+        )
+        if not already_posted:
+            await self._chat.post(channel_id=channel_id, message=message)
+
+    async def _find_marked(self, channel_id: str, marker: str) -> str | None:
+        try:
+            return await self._chat.find_marked(channel_id=channel_id, marker=marker)
+        except ChatError as error:
+            # Not being able to look is no reason to withhold the message: a rare
+            # duplicate beats a lost card.
+            log.warning("could not look for %s in %s: %s", marker, channel_id, error)
+            return None

@@ -1,0 +1,385 @@
+"""The `/incident` command language: one table drives both the parser and the help text.
+
+Commands that act on an incident take an optional `INC-N` first; without it they act on
+the incident whose channel they are typed in.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.incidents.status import Status
+from bot.policy.schema import Policy
+from bot.text.durations import parse_duration
+from bot.text.markdown import escape_markdown
+
+COMMAND = "/incident"
+_INCIDENT_KEY = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
+# A person: Slack's escaped mention (<@U123|name>, as slash commands send it) or a bare id.
+_USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]{2,}))$")
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class DeclareCommand:
+    severity: str
+    title: str
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class DeclareFormCommand:
+    """`declare` alone: the declaration form opens."""
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class IncidentCommand:
+    """A command on one incident: `number` when typed as INC-N, else the channel's."""
+
+    number: int | None
+
+
+@dataclass(frozen=True)
+class AcknowledgeCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class StatusCommand(IncidentCommand):
+    status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SeverityCommand(IncidentCommand):
+    severity: str
+
+
+@dataclass(frozen=True)
+class NoteCommand(IncidentCommand):
+    text: str
+
+
+@dataclass(frozen=True)
+class ResolveCommand(IncidentCommand):
+    resolution: str = ""
+
+
+@dataclass(frozen=True)
+class ReopenCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class TimelineCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class UpdateCommand(IncidentCommand):
+    """With no text, the update form opens instead."""
+
+    text: str = ""
+    next_in: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class EscalateCommand(IncidentCommand):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RoleCommand(IncidentCommand):
+    role: str
+    user: str
+
+
+@dataclass(frozen=True)
+class RolesCommand(IncidentCommand):
+    pass
+
+
+Command = (
+    HelpCommand
+    | DeclareCommand
+    | DeclareFormCommand
+    | AcknowledgeCommand
+    | StatusCommand
+    | SeverityCommand
+    | NoteCommand
+    | ResolveCommand
+    | ReopenCommand
+    | ListCommand
+    | TimelineCommand
+    | RoleCommand
+    | RolesCommand
+    | UpdateCommand
+    | EscalateCommand
+)
+
+
+class CommandError(ValueError):
+    """A command that cannot be run as typed; `subcommand` picks the usage line to show.
+
+    Messages are Markdown: what the person typed is quoted escaped, never as markup."""
+
+    def __init__(self, message: str, *, subcommand: str | None = None) -> None:
+        super().__init__(message)
+        self.subcommand = subcommand
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    arguments: str
+    summary: str
+    parse: Callable[[str], Command]
+
+    @property
+    def usage(self) -> str:
+        return f"{COMMAND} {self.name} {self.arguments}".rstrip()
+
+
+def _shown(typed: str) -> str:
+    return escape_markdown(repr(typed.strip()))
+
+
+def _split_key(rest: str) -> tuple[int | None, str]:
+    """`INC-7 the rest` -> (7, "the rest"); no key -> (None, rest)."""
+    words = rest.split(maxsplit=1)
+    if words and (match := _INCIDENT_KEY.match(words[0])):
+        return int(match.group(1)), (words[1] if len(words) > 1 else "")
+    return None, rest
+
+
+def _parse_declare(rest: str) -> DeclareCommand | DeclareFormCommand:
+    if not rest.strip():
+        return DeclareFormCommand()
+    private = False
+    words = rest.split(maxsplit=1)
+    while words and words[0].lower() in ("--private", "-p"):
+        private = True
+        words = words[1].split(maxsplit=1) if len(words) > 1 else []
+    if not words:
+        raise CommandError("declare needs a severity and a title", subcommand="declare")
+    severity = words[0]
+    title = words[1].strip() if len(words) > 1 else ""
+    if not title:
+        raise CommandError(
+            "declare needs a title after the severity, e.g. "
+            f"{COMMAND} declare {_shown(severity)} Checkout errors",
+            subcommand="declare",
+        )
+    return DeclareCommand(severity=severity, title=_unquote(title), private=private)
+
+
+def _parse_ack(rest: str) -> AcknowledgeCommand:
+    return AcknowledgeCommand(_only_key(rest, "ack"))
+
+
+def _parse_status(rest: str) -> StatusCommand:
+    number, rest = _split_key(rest)
+    words = rest.split(maxsplit=1)
+    choices = ", ".join(s.value for s in Status if s is not Status.CLOSED)
+    if not words:
+        raise CommandError(f"status needs one of {choices}", subcommand="status")
+    try:
+        status = Status(words[0].lower())
+    except ValueError:
+        raise CommandError(
+            f"unknown status {_shown(words[0])}; use one of {choices}", subcommand="status"
+        ) from None
+    if status is Status.CLOSED:
+        raise CommandError(
+            "an incident is closed by completing its postmortem, not by a status",
+            subcommand="status",
+        )
+    return StatusCommand(number, status, words[1].strip() if len(words) > 1 else "")
+
+
+def _parse_severity(rest: str) -> SeverityCommand:
+    number, rest = _split_key(rest)
+    words = rest.split()
+    if len(words) != 1:
+        raise CommandError("severity needs exactly one severity, e.g. sev1", subcommand="severity")
+    return SeverityCommand(number, words[0])
+
+
+def _parse_note(rest: str) -> NoteCommand:
+    number, text = _split_key(rest)
+    if not text.strip():
+        raise CommandError("note needs some text", subcommand="note")
+    return NoteCommand(number, text.strip())
+
+
+def _parse_escalate(rest: str) -> EscalateCommand:
+    number, reason = _split_key(rest)
+    return EscalateCommand(number, reason.strip())
+
+
+def _parse_resolve(rest: str) -> ResolveCommand:
+    number, resolution = _split_key(rest)
+    return ResolveCommand(number, resolution.strip())
+
+
+def _parse_reopen(rest: str) -> ReopenCommand:
+    return ReopenCommand(_only_key(rest, "reopen"))
+
+
+def _parse_timeline(rest: str) -> TimelineCommand:
+    return TimelineCommand(_only_key(rest, "timeline"))
+
+
+def _parse_update(rest: str) -> UpdateCommand:
+    number, rest = _split_key(rest)
+    next_in = None
+    words = rest.split(maxsplit=2)
+    if words and words[0] == "--next":
+        if len(words) < 2:
+            raise CommandError("--next needs a duration, e.g. --next 20m", subcommand="update")
+        try:
+            next_in = parse_duration(words[1])
+        except ValueError as error:
+            raise CommandError(escape_markdown(str(error)), subcommand="update") from None
+        rest = words[2] if len(words) > 2 else ""
+    return UpdateCommand(number, rest.strip(), next_in)
+
+
+def _parse_role(rest: str) -> RoleCommand:
+    number, rest = _split_key(rest)
+    words = rest.split()
+    if not words:
+        raise CommandError(
+            "role needs a role and a person, e.g. role commander @alex", subcommand="role"
+        )
+    if len(words) == 1:
+        raise CommandError(f"role {_shown(words[0])} needs a person, e.g. @alex", subcommand="role")
+    if len(words) > 2:
+        raise CommandError("role takes one role and one person", subcommand="role")
+    match = _USER.match(words[1])
+    if match is None:
+        raise CommandError(
+            f"{_shown(words[1])} is not a person: mention them, e.g. @alex", subcommand="role"
+        )
+    return RoleCommand(number, words[0].lower(), match.group(1) or match.group(2))
+
+
+def _parse_roles(rest: str) -> RolesCommand:
+    return RolesCommand(_only_key(rest, "roles"))
+
+
+def _parse_list(rest: str) -> ListCommand:
+    if rest.strip():
+        raise CommandError(f"list takes no text (got {_shown(rest)})", subcommand="list")
+    return ListCommand()
+
+
+def _only_key(rest: str, name: str) -> int | None:
+    number, extra = _split_key(rest)
+    if extra.strip():
+        raise CommandError(f"{name} takes no text (got {_shown(extra)})", subcommand=name)
+    return number
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "declare",
+        "[--private] <severity> <title>",
+        "open an incident: its own channel, the pinned status card, an announcement "
+        "(no arguments: a form)",
+        _parse_declare,
+    ),
+    Subcommand("ack", "[INC-N]", "acknowledge the incident", _parse_ack),
+    Subcommand(
+        "status",
+        "[INC-N] investigating|mitigating|resolved [note]",
+        "move the incident to another status",
+        _parse_status,
+    ),
+    Subcommand(
+        "update",
+        "[INC-N] [--next 20m] [text]",
+        "post a status update and reset Next Update (no text: a form)",
+        _parse_update,
+    ),
+    Subcommand("severity", "[INC-N] <severity>", "change the severity", _parse_severity),
+    Subcommand("note", "[INC-N] <text>", "add a line to the timeline", _parse_note),
+    Subcommand(
+        "escalate",
+        "[INC-N] [reason]",
+        "call the next level of the escalation path (on-call, tech lead, manager)",
+        _parse_escalate,
+    ),
+    Subcommand(
+        "resolve",
+        "[INC-N] [resolution]",
+        "resolve it and post the all-clear",
+        _parse_resolve,
+    ),
+    Subcommand("reopen", "[INC-N]", "back to Investigating after a resolution", _parse_reopen),
+    Subcommand(
+        "role", "[INC-N] <role> @person", "give someone a role (they are invited)", _parse_role
+    ),
+    Subcommand("roles", "[INC-N]", "who holds which role", _parse_roles),
+    Subcommand("list", "", "open incidents, newest first", _parse_list),
+    Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
+    Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
+)
+_BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}
+_ALIASES = {"acknowledge": "ack", "sev": "severity"}
+
+
+def parse_command(text: str) -> Command:
+    words = text.strip().split(maxsplit=1)
+    if not words:
+        return HelpCommand()
+    name = _ALIASES.get(words[0].lower(), words[0].lower())
+    sub = _BY_NAME.get(name)
+    if sub is None:
+        raise CommandError(f"unknown command {_shown(words[0])}")
+    return sub.parse(words[1] if len(words) > 1 else "")
+
+
+def _unquote(title: str) -> str:
+    """People often quote the title; drop one pair of matching quotes."""
+    if len(title) >= 2 and title[0] == title[-1] and title[0] in "\"'":
+        try:
+            parts = shlex.split(title)
+        except ValueError:
+            return title
+        return parts[0] if len(parts) == 1 else title
+    return title
+
+
+def usage(policy: Policy, *, subcommand: str | None = None) -> str:
+    """Help text in Markdown; with `subcommand`, just that command's line."""
+    if subcommand in _BY_NAME:
+        return f"Usage: `{escape_markdown(_BY_NAME[subcommand].usage)}`\n{_severity_line(policy)}"
+    lines = [f"**{COMMAND}** runs incidents from chat:"]
+    lines += [f"• `{escape_markdown(sub.usage)}`: {sub.summary}" for sub in SUBCOMMANDS]
+    lines.append("In an incident's channel, commands act on that incident; elsewhere name it.")
+    lines.append(_severity_line(policy))
+    if policy.roles:
+        lines.append("Roles: " + ", ".join(sorted(policy.roles)))
+    return "\n".join(lines)
+
+
+def _severity_line(policy: Policy) -> str:
+    described = [
+        f"{level.name} ({level.description})" if level.description else level.name
+        for level in policy.severities
+    ]
+    return "Severities: " + ", ".join(described)

@@ -1,0 +1,112 @@
+"""Finding and locking the incident a request means, and the small steps every change
+takes: a legal status move, a timeline entry, one pending card refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.delivery.outbox import DeliveryKind
+from bot.incidents.status import IllegalTransition, Status, incident_key, transition
+from bot.incidents.timeline import record
+from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
+
+
+class LifecycleError(ValueError):
+    """A change that cannot be made as asked; the message says why, for the person."""
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    """Which incident a command means: a number typed (INC-7), else the channel it came from."""
+
+    number: int | None = None
+    channel_id: str | None = None
+    # Where the request came from, when the incident was named by number.
+    via: str | None = None
+
+    def describe(self) -> str:
+        return incident_key(self.number) if self.number is not None else "this channel"
+
+    @property
+    def origin(self) -> str | None:
+        return self.via or self.channel_id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    incident: Incident
+    summary: str  # what happened, for the person who asked
+
+
+Change = Callable[[Session, Incident, datetime], str]
+
+
+def locked(session: Session, ref: IncidentRef) -> Incident:
+    return find_incident(session, ref, lock=True)
+
+
+def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> Incident:
+    """The incident `ref` names; LifecycleError saying what is wrong if there is none."""
+    query = select(Incident).with_for_update() if lock else select(Incident)
+    if ref.number is not None:
+        query = query.where(col(Incident.number) == ref.number)
+    elif ref.channel_id is not None:
+        query = query.where(col(Incident.channel_id) == ref.channel_id)
+    else:
+        raise LifecycleError("name the incident, e.g. INC-7")
+    incident = session.scalars(query).first()
+    if incident is None:
+        if ref.number is not None:
+            raise LifecycleError(f"there is no {incident_key(ref.number)}")
+        raise LifecycleError(
+            "this is not an incident channel: run the command in one, or name the incident "
+            "(e.g. INC-7)"
+        )
+    return incident
+
+
+def card_refresh_waiting(session: Session, incident_id: int) -> bool:
+    """A card refresh that has not started yet will render this change too.
+
+    The row is locked (SKIP LOCKED) so a worker cannot start it before this commit; one
+    a worker already holds is skipped, and a fresh refresh is queued instead.
+    """
+    waiting = session.scalar(
+        select(col(Delivery.id))
+        .where(
+            col(Delivery.incident_id) == incident_id,
+            col(Delivery.kind) == DeliveryKind.UPDATE_CARD.value,
+            col(Delivery.state) == DeliveryState.PENDING,
+            col(Delivery.lease_owner).is_(None),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return waiting is not None
+
+
+def move(incident: Incident, target: Status) -> Status:
+    try:
+        return transition(incident.status, target)
+    except IllegalTransition as error:
+        raise LifecycleError(f"{incident_key(incident.number)}: {error}") from error
+
+
+def write_entry(
+    session: Session,
+    incident: Incident,
+    kind: TimelineKind,
+    now: datetime,
+    actor: str | None,
+    *,
+    text: str = "",
+    data: dict[str, object] | None = None,
+) -> None:
+    assert incident.id is not None
+    record(session, incident_id=incident.id, kind=kind, at=now, actor=actor, text=text, data=data)

@@ -1,0 +1,116 @@
+"""Chat messages added to an incident's timeline: by a pin, a 📌 reaction or the shortcut.
+
+An entry keeps the message's own author, time and permalink. It is keyed by the message
+(`source`), so the same message is captured once however it is flagged, and un-flagging
+removes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.incidents.access import IncidentRef, LifecycleError, Outcome
+from bot.incidents.lifecycle import IncidentLifecycle
+from bot.incidents.status import incident_key
+from bot.incidents.timeline import record
+from bot.storage.database import Database
+from bot.storage.models import Incident, ProcessedEvent, TimelineEntry, TimelineKind
+
+MAX_CAPTURED_TEXT = 3000
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    channel_id: str
+    ref: str  # the platform's id for the message (Slack: its ts)
+    author: str | None
+    text: str
+    permalink: str | None = None
+
+    @property
+    def source(self) -> str:
+        return f"{self.channel_id}:{self.ref}"
+
+    def posted_at(self, fallback: datetime) -> datetime:
+        try:
+            return datetime.fromtimestamp(float(self.ref), tz=UTC)
+        except ValueError:
+            return fallback
+
+
+class TimelineCapture:
+    def __init__(self, *, db: Database, lifecycle: IncidentLifecycle, clock: Clock) -> None:
+        self._db = db
+        self._lifecycle = lifecycle
+        self._clock = clock
+
+    async def capture(self, ref: IncidentRef, message: ChatMessage, *, actor: str) -> Outcome:
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if _entry(session, incident, message.source) is not None:
+                raise LifecycleError(f"that message is already on {key}'s timeline")
+            record(
+                session,
+                incident_id=incident.id or 0,
+                kind=TimelineKind.MESSAGE,
+                at=message.posted_at(now),
+                actor=message.author,
+                text=message.text[:MAX_CAPTURED_TEXT],
+                data={"permalink": message.permalink, "added_by": actor},
+                source=message.source,
+            )
+            return f"Added to {key}'s timeline"
+
+        return await self._lifecycle.apply(ref, change)
+
+    async def release(self, ref: IncidentRef, message_source: str) -> bool:
+        """Remove a captured message's entry; False if there was none."""
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            removed = session.execute(
+                delete(TimelineEntry).where(
+                    col(TimelineEntry.incident_id) == incident.id,
+                    col(TimelineEntry.source) == message_source,
+                )
+            )
+            if not getattr(removed, "rowcount", 0):
+                raise LifecycleError("not on the timeline")
+            return f"Removed from {incident_key(incident.number)}'s timeline"
+
+        try:
+            await self._lifecycle.apply(ref, change)
+        except LifecycleError:
+            return False
+        return True
+
+    async def first_time(self, event_id: str) -> bool:
+        """Record an event id; False if it was seen before (a re-delivery)."""
+        now = self._clock()
+
+        def claim(session: Session) -> bool:
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            result = session.connection().execute(
+                insert(ProcessedEvent)
+                .values(event_id=event_id, received_at=now)
+                .on_conflict_do_nothing()
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+        return await self._db.transaction(claim, urgent=True)
+
+
+def _entry(session: Session, incident: Incident, source: str) -> int | None:
+    return session.scalar(
+        select(col(TimelineEntry.id)).where(
+            col(TimelineEntry.incident_id) == incident.id, col(TimelineEntry.source) == source
+        )
+    )

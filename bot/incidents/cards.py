@@ -1,0 +1,187 @@
+"""Messages the core posts, built from stored state (chat is a view of the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.chat.port import Button, Message
+from bot.incidents.status import Status, incident_key
+from bot.incidents.timeline import Mention, TimelineLine, lines
+from bot.policy.schema import Policy
+from bot.storage.models import Incident, IncidentRole, TimelineEntry
+from bot.text.durations import format_elapsed
+from bot.text.markdown import Trusted
+from bot.text.templates import Renderer
+
+CARD_TEMPLATE = "incident_active.md.j2"
+ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
+ALL_CLEAR_TEMPLATE = "all_clear.md.j2"
+# The runbook: hold the post-mortem within 24 hours of the resolution.
+POSTMORTEM_WITHIN = timedelta(hours=24)
+# The card shows the latest entries; the full timeline is one command away.
+CARD_TIMELINE_LINES = 10
+
+
+@dataclass(frozen=True)
+class CardView:
+    key: str
+    title: str
+    severity: str
+    severity_description: str
+    impact: str
+    status: str
+    is_open: bool
+    started_at: datetime
+    next_update_at: datetime | None
+    overdue: str  # "overdue by 4 min", or "" while on time
+    timeline: list[TimelineLine]
+    earlier_count: int
+    acknowledged: Trusted | None
+    resolution: str
+    roles: list[tuple[str, Trusted]]
+
+
+def card_marker(incident: Incident) -> str:
+    return f"card:{incident_key(incident.number)}"
+
+
+def card_view(
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    *,
+    roles: Sequence[IncidentRole] = (),
+    policy: Policy,
+    mention: Mention,
+    now: datetime | None = None,
+) -> CardView:
+    timeline = lines(entries, mention=mention)
+    shown = timeline[-CARD_TIMELINE_LINES:]
+    try:
+        description = policy.severity(incident.severity).description
+    except LookupError:
+        description = ""  # a severity since removed from the policy still renders
+    return CardView(
+        key=incident_key(incident.number),
+        title=incident.title,
+        severity=incident.severity,
+        severity_description=description,
+        impact=incident.impact,
+        status=incident.status.label,
+        is_open=incident.status.is_open,
+        started_at=incident.started_at,
+        next_update_at=incident.next_update_at if incident.status.is_open else None,
+        overdue=_overdue(incident, now),
+        timeline=shown,
+        earlier_count=len(timeline) - len(shown),
+        acknowledged=_acknowledged(incident, mention),
+        resolution=incident.resolution if incident.status is Status.RESOLVED else "",
+        roles=[(held.role.capitalize(), Trusted(mention(held.user_id))) for held in roles],
+    )
+
+
+def _overdue(incident: Incident, now: datetime | None) -> str:
+    deadline = incident.next_update_at
+    if now is None or deadline is None or not incident.status.is_open or now <= deadline:
+        return ""
+    return f"overdue by {format_elapsed(now - deadline)}"
+
+
+def _acknowledged(incident: Incident, mention: Mention) -> Trusted | None:
+    if incident.acknowledged_at is None:
+        return None
+    after = format_elapsed(incident.acknowledged_at - incident.started_at)
+    return Trusted(f"by {mention(incident.acknowledged_by or '')} after {after}")
+
+
+def incident_card(
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    *,
+    roles: Sequence[IncidentRole] = (),
+    policy: Policy,
+    renderer: Renderer,
+    mention: Mention,
+    now: datetime | None = None,
+) -> Message:
+    view = card_view(incident, entries, roles=roles, policy=policy, mention=mention, now=now)
+    icon = "🔴" if view.is_open else "✅"
+    return Message(
+        markdown=renderer.render(CARD_TEMPLATE, card=view),
+        fallback=f"{icon} {view.key} [{view.severity}] {view.title} · {view.status}",
+        marker=card_marker(incident),
+        buttons=card_buttons(incident),
+    )
+
+
+ACKNOWLEDGE_ACTION = "incident.acknowledge"
+POST_UPDATE_ACTION = "incident.post_update"
+ESCALATE_ACTION = "incident.escalate"
+RESOLVE_ACTION = "incident.resolve"
+
+
+def card_buttons(incident: Incident) -> tuple[Button, ...]:
+    """What a responder can do from the card: acknowledge once, resolve while open."""
+    if not incident.status.is_open:
+        return ()
+    value, key = str(incident.number), incident_key(incident.number)
+    buttons = []
+    if incident.acknowledged_at is None:
+        buttons.append(Button(ACKNOWLEDGE_ACTION, "Acknowledge", value, style="primary"))
+    buttons.append(Button(POST_UPDATE_ACTION, "Post update", value))
+    buttons.append(
+        Button(
+            ESCALATE_ACTION,
+            "Escalate",
+            value,
+            confirm=f"Call the next level of the escalation path for {key}?",
+        )
+    )
+    buttons.append(
+        Button(
+            RESOLVE_ACTION,
+            "Resolve",
+            value,
+            style="danger",
+            confirm=f"Resolve {key} and post the all-clear?",
+        )
+    )
+    return tuple(buttons)
+
+
+def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
+    """The runbook's all-clear message for a resolved incident."""
+    key = incident_key(incident.number)
+    resolved_at = incident.resolved_at or incident.started_at
+    return Message(
+        markdown=renderer.render(
+            ALL_CLEAR_TEMPLATE,
+            key=key,
+            title=incident.title,
+            severity=incident.severity,
+            impact=incident.impact,
+            resolution=incident.resolution,
+            started_at=incident.started_at,
+            resolved_at=resolved_at,
+            duration=format_elapsed(resolved_at - incident.started_at),
+            postmortem_due=resolved_at + POSTMORTEM_WITHIN,
+        ),
+        fallback=f"✅ [RESOLVED] {key}: {incident.title}",
+        marker=f"all-clear:{key}:{int(resolved_at.timestamp())}",
+    )
+
+
+def announcement(incident: Incident, *, renderer: Renderer, channel_mention: str) -> Message:
+    key = incident_key(incident.number)
+    return Message(
+        markdown=renderer.render(
+            ANNOUNCEMENT_TEMPLATE,
+            key=key,
+            severity=incident.severity,
+            title=incident.title,
+            channel=Trusted(channel_mention),
+        ),
+        fallback=f"🔴 {key} declared ({incident.severity}): {incident.title}",
+        marker=f"announcement:{key}",
+    )

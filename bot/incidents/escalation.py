@@ -1,0 +1,132 @@
+"""The escalation path: reaching a level (invite, notify, log) and when the next automatic
+step is due (the level's `after`, or the acknowledgement SLA running out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.incidents.access import write_entry
+from bot.incidents.members import add_member
+from bot.incidents.status import incident_key
+from bot.incidents.timeline import Mention
+from bot.policy.business_hours import next_business_day_deadline
+from bot.policy.schema import EscalationLevel, Policy
+from bot.storage.models import Delivery, Incident, TimelineKind
+from bot.text.markdown import escape_markdown
+
+
+@dataclass(frozen=True)
+class Reacher:
+    """Platform markup for the people and groups a level calls."""
+
+    mention: Mention
+    group_mention: Mention
+
+    def reach(
+        self,
+        session: Session,
+        incident: Incident,
+        level: EscalationLevel,
+        *,
+        actor: str | None,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Log the escalation, invite the level's contacts and tell the channel who was
+        called and why. `actor` None: warroom escalated on its own (a timer)."""
+        write_entry(
+            session,
+            incident,
+            TimelineKind.ESCALATED,
+            now,
+            actor,
+            text=reason,
+            data={"level": level.level, "name": level.name},
+        )
+        contacts = level.contacts
+        pages = contacts.pager_targets()
+        if actor is None and not (contacts.users or contacts.usergroups or pages):
+            return  # an automatic step that calls nobody is logged, not announced
+        who = [self.mention(u) for u in contacts.users]
+        who += [self.group_mention(g) for g in contacts.usergroups]
+        who += [f"the {next(iter(p))} pager" for p in pages]
+        called = " ".join(who) if who else "nobody: no contacts are set for this level"
+        by = self.mention(actor) if actor else "warroom"
+        why = f": {escape_markdown(reason)}" if reason else ""
+        key = incident_key(incident.number)
+        markdown = (
+            f"🚨 **{key} escalated to {escape_markdown(level.label())}** by {by}{why}\n"
+            f"Called: {called}"
+        )
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
+        if contacts.users:
+            owed.append((DeliveryKind.INVITE, {"users": list(contacts.users)}))
+        if contacts.usergroups:
+            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
+        fallback = f"{key} escalated to {level.label()}"
+        owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
+        for target in pages:
+            page: dict[str, object] = {"action": "trigger", "target": target, "level": level.level}
+            owed.append((DeliveryKind.PAGE, page))
+        for user in contacts.users:
+            add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
+        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
+
+
+def applies(level: EscalationLevel, severity: str) -> bool:
+    return not level.severities or severity in level.severities
+
+
+def next_path_step(incident: Incident, policy: Policy) -> tuple[int, EscalationLevel] | None:
+    """The next level the automatic path will reach for this severity, if any."""
+    for index in range(incident.escalation_level, len(policy.escalation)):
+        level = policy.escalation[index]
+        if applies(level, incident.severity):
+            return index, level
+    return None
+
+
+def ack_deadline(incident: Incident, policy: Policy) -> datetime | None:
+    """When an unacknowledged incident breaks its severity's response time."""
+    if incident.acknowledged_at is not None or incident.sla_breached:
+        return None
+    try:
+        response = policy.severity(incident.severity).response
+    except LookupError:
+        return None
+    if isinstance(response, timedelta):
+        return incident.started_at + response
+    return next_business_day_deadline(incident.started_at, policy.business_hours)
+
+
+def next_escalation_due(incident: Incident, policy: Policy) -> datetime | None:
+    """When the next automatic escalation step is due (None: nothing more to do)."""
+    if not incident.status.is_open:
+        return None
+    due = [d for d in (ack_deadline(incident, policy),) if d is not None]
+    step = next_path_step(incident, policy)
+    if step is not None:
+        due.append(incident.started_at + step[1].after)
+    return min(due) if due else None
+
+
+def follow_up_pages(session: Session, incident: Incident, action: str, now: datetime) -> None:
+    """Tell every pager this incident triggered that it was acknowledged or resolved."""
+    triggered = session.scalars(
+        select(col(Delivery.payload)).where(
+            col(Delivery.incident_id) == incident.id, col(Delivery.kind) == DeliveryKind.PAGE.value
+        )
+    )
+    targets: list[dict[str, object]] = []
+    for payload in triggered:
+        if payload.get("action") == "trigger" and payload["target"] not in targets:
+            targets.append(payload["target"])
+    owed = [(DeliveryKind.PAGE, {"action": action, "target": target}) for target in targets]
+    if owed:
+        enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)

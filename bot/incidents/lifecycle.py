@@ -1,0 +1,371 @@
+"""Running an incident: acknowledge, status, severity, notes, resolve, reopen.
+
+Each use case locks the incident row for its transaction (Postgres: SELECT … FOR UPDATE;
+SQLite has one writer at a time), checks the change against the *current* state, bumps
+the row version, writes its timeline entry and queues the card refresh, all in one
+commit. Two people pressing Resolve at once therefore give one resolution and one
+"already resolved" answer, never two resolutions or a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock
+from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.incidents.access import (
+    Change,
+    IncidentRef,
+    LifecycleError,
+    Outcome,
+    card_refresh_waiting,
+    find_incident,
+    locked,
+    move,
+    write_entry,
+)
+from bot.incidents.escalation import Reacher, follow_up_pages, next_escalation_due
+from bot.incidents.members import add_member, holder_of, is_member, roles_of
+from bot.incidents.status import Status, incident_key
+from bot.incidents.timeline import Mention
+from bot.policy.schema import GuardedAction, Policy
+from bot.storage.database import Database
+from bot.storage.models import Incident, IncidentRole, TimelineKind, set_next_update
+from bot.text.durations import format_elapsed
+from bot.text.markdown import escape_markdown, single_line
+from bot.text.templates import format_utc
+
+MAX_NOTE_LENGTH = 3000
+# The guarded changes, as the refusal names them.
+ACTION_WORDS = {"resolve": "resolve", "severity": "change the severity of", "escalate": "escalate"}
+
+
+class IncidentLifecycle:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: Policy,
+        clock: Clock,
+        mention: Mention = str,
+        group_mention: Mention = str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+        self._mention = mention
+        self._reacher = Reacher(mention=mention, group_mention=group_mention)
+        self._on_commit = on_commit
+
+    async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
+        """Run `change` on the locked incident, bump its version, refresh its card."""
+        now = self._clock()
+
+        def work(session: Session) -> Outcome:
+            incident = locked(session, ref)
+            summary = change(session, incident, now)
+            # Any change may move the next automatic escalation (ack, severity, resolve…).
+            incident.next_escalation_at = next_escalation_due(incident, self._policy)
+            incident.version += 1
+            assert incident.id is not None
+            if not card_refresh_waiting(session, incident.id):
+                owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                    (DeliveryKind.UPDATE_CARD, {})
+                ]
+                enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            session.flush()
+            return Outcome(incident, summary)
+
+        outcome = await self._db.transaction(work, urgent=True)
+        self._on_commit()
+        return outcome
+
+    async def incident(self, ref: IncidentRef) -> Incident:
+        """The incident as stored now (read only)."""
+        return await self._db.transaction(lambda session: find_incident(session, ref), urgent=True)
+
+    async def acknowledge(self, ref: IncidentRef, *, actor: str) -> Outcome:
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if incident.acknowledged_at is not None:
+                by = self._mention(incident.acknowledged_by or "")
+                raise LifecycleError(f"{key} was already acknowledged by {by}")
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: nothing to acknowledge")
+            incident.acknowledged_at, incident.acknowledged_by = now, actor
+            follow_up_pages(session, incident, "acknowledge", now)
+            waited = now - incident.started_at
+            write_entry(
+                session,
+                incident,
+                TimelineKind.ACKNOWLEDGED,
+                now,
+                actor,
+                data={"after_seconds": int(waited.total_seconds())},
+            )
+            return f"{key} acknowledged after {format_elapsed(waited)}"
+
+        return await self.apply(ref, change)
+
+    async def set_status(
+        self, ref: IncidentRef, *, actor: str, status: Status, note: str = ""
+    ) -> Outcome:
+        if status is Status.RESOLVED:
+            return await self.resolve(ref, actor=actor, resolution=note)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            old = _change_status(session, incident, status, now=now, actor=actor, note=note)
+            if old is Status.RESOLVED:  # back to work: the resolution no longer stands
+                incident.resolved_at, incident.resolution = None, ""
+                self._reset_cadence(incident, now)
+            return f"{incident_key(incident.number)} is now {status.label}"
+
+        return await self.apply(ref, change)
+
+    async def set_severity(self, ref: IncidentRef, *, actor: str, severity: str) -> Outcome:
+        level = self._policy.severity(severity)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "severity")
+            key = incident_key(incident.number)
+            if incident.severity == level.name:
+                raise LifecycleError(f"{key} is already {level.name}")
+            old, incident.severity = incident.severity, level.name
+            if incident.status.is_open and level.update_every is not None:
+                # A faster cadence brings the next update forward; a slower one never
+                # pushes back a deadline people were already told.
+                sooner = now + level.update_every
+                if incident.next_update_at is None or sooner < incident.next_update_at:
+                    set_next_update(incident, sooner)
+            write_entry(
+                session,
+                incident,
+                TimelineKind.SEVERITY_CHANGED,
+                now,
+                actor,
+                data={"old": old, "new": level.name},
+            )
+            return f"{key} severity {old} → {level.name}"
+
+        return await self.apply(ref, change)
+
+    async def add_note(self, ref: IncidentRef, *, actor: str, text: str) -> Outcome:
+        text = text.strip()
+        if not text:
+            raise LifecycleError("a note needs some text")
+        if len(text) > MAX_NOTE_LENGTH:
+            raise LifecycleError(
+                f"the note is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
+            )
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            write_entry(session, incident, TimelineKind.NOTE, now, actor, text=text)
+            return f"Note added to {incident_key(incident.number)}'s timeline"
+
+        return await self.apply(ref, change)
+
+    async def post_update(
+        self,
+        ref: IncidentRef,
+        *,
+        actor: str,
+        text: str,
+        next_in: timedelta | None = None,
+        status: Status | None = None,
+        impact: str | None = None,
+    ) -> Outcome:
+        """A status update: posted in the channel, logged, and the Next Update reset."""
+        text = text.strip()
+        if not text:
+            raise LifecycleError("an update needs some text")
+        if len(text) > MAX_NOTE_LENGTH:
+            raise LifecycleError(
+                f"the update is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
+            )
+        if status is Status.RESOLVED:
+            raise LifecycleError("to resolve, use resolve: it posts the all-clear")
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: reopen it to post updates")
+            if status is not None and status is not incident.status:
+                _change_status(session, incident, status, now=now, actor=actor)
+            if impact is not None and impact.strip():
+                incident.impact = single_line(impact)
+            cadence = next_in or self._policy.severity(incident.severity).update_every
+            set_next_update(incident, now + cadence if cadence else None)
+            write_entry(session, incident, TimelineKind.UPDATE, now, actor, text=text)
+            next_line = (
+                f"Next update by {format_utc(incident.next_update_at)}"
+                if incident.next_update_at
+                else "No further updates scheduled"
+            )
+            markdown = (
+                f"📣 **Update on {key}** ({incident.status.label}) from {self._mention(actor)}:\n"
+                f"{escape_markdown(text)}\n_{next_line}_"
+            )
+            assert incident.id is not None
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"Update on {key}"})
+            ]
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            return f"Update posted; {next_line[0].lower()}{next_line[1:]}"
+
+        return await self.apply(ref, change)
+
+    async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
+        resolution = single_line(resolution)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "resolve")
+            incident.status = move(incident, Status.RESOLVED)
+            incident.resolved_at, incident.resolution = now, resolution
+            follow_up_pages(session, incident, "resolve", now)
+            set_next_update(incident, None)
+            write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
+            assert incident.id is not None
+            enqueue(
+                session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now
+            )
+            took = format_elapsed(now - incident.started_at)
+            return f"{incident_key(incident.number)} resolved after {took}"
+
+        return await self.apply(ref, change)
+
+    async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            incident.status = move(incident, Status.INVESTIGATING)
+            incident.resolved_at, incident.resolution = None, ""
+            self._reset_cadence(incident, now)
+            write_entry(session, incident, TimelineKind.REOPENED, now, actor)
+            return f"{incident_key(incident.number)} reopened: back to Investigating"
+
+        return await self.apply(ref, change)
+
+    async def assign_role(self, ref: IncidentRef, *, actor: str, role: str, user: str) -> Outcome:
+        role = role.lower()
+        description = self._policy.roles.get(role)
+        if description is None:
+            known = ", ".join(sorted(self._policy.roles)) or "none configured"
+            raise LifecycleError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
+        who = self._mention(user)
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            key = incident_key(incident.number)
+            assert incident.id is not None
+            held = holder_of(session, incident_id=incident.id, role=role)
+            if held is not None and held.user_id == user:
+                raise LifecycleError(f"{who} is already {role} of {key}")
+            previous = held.user_id if held else None
+            if held is None:
+                session.add(
+                    IncidentRole(
+                        incident_id=incident.id,
+                        role=role,
+                        user_id=user,
+                        assigned_at=now,
+                        assigned_by=actor,
+                    )
+                )
+            else:
+                held.user_id, held.assigned_at, held.assigned_by = user, now, actor
+            add_member(session, incident_id=incident.id, user_id=user, now=now)
+            write_entry(
+                session,
+                incident,
+                TimelineKind.ROLE_ASSIGNED,
+                now,
+                actor,
+                data={"role": role, "user": user, "previous": previous},
+            )
+            told = f"{who} is now **{role}** of {key}. {escape_markdown(description)}"
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+                (DeliveryKind.INVITE, {"users": [user]}),
+                (DeliveryKind.POST_MESSAGE, {"markdown": told, "fallback": f"{role} of {key}"}),
+            ]
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+            return f"{who} is now {role} of {key}"
+
+        return await self.apply(ref, change)
+
+    async def escalate(self, ref: IncidentRef, *, actor: str, reason: str = "") -> Outcome:
+        """One level up the escalation path at once; automatic steps continue from there."""
+        reason = single_line(reason)
+        path = self._policy.escalation
+
+        def change(session: Session, incident: Incident, now: datetime) -> str:
+            self._check(session, incident, ref, actor, "escalate")
+            key = incident_key(incident.number)
+            if not incident.status.is_open:
+                raise LifecycleError(f"{key} is {incident.status.label}: nothing to escalate")
+            if incident.escalation_level >= len(path):
+                top = path[-1].label() if path else "none configured"
+                raise LifecycleError(f"{key} is already at the top of the escalation path ({top})")
+            level = path[incident.escalation_level]
+            incident.escalation_level += 1
+            self._reacher.reach(session, incident, level, actor=actor, reason=reason, now=now)
+            return f"{key} escalated to {level.label()}"
+
+        return await self.apply(ref, change)
+
+    def _check(
+        self,
+        session: Session,
+        incident: Incident,
+        ref: IncidentRef,
+        actor: str,
+        action: GuardedAction,
+    ) -> None:
+        """Refuse `action` to people the policy does not allow: by default, anyone in the
+        incident (in its channel, or recorded as one of its people)."""
+        rule = self._policy.permissions.get(action)
+        key = incident_key(incident.number)
+        if rule is None:
+            in_channel = incident.channel_id is not None and ref.origin == incident.channel_id
+            member = is_member(session, incident_id=incident.id or 0, user_id=actor)
+            if in_channel or member:
+                return
+            raise LifecycleError(f"only people in {key}'s channel may {ACTION_WORDS[action]} it")
+        holders = {
+            held.user_id for held in roles_of(session, incident.id or 0) if held.role in rule.roles
+        }
+        if actor in rule.users or actor in holders:
+            return
+        allowed = [f"the {role}" for role in rule.roles] + [self._mention(u) for u in rule.users]
+        raise LifecycleError(
+            f"only {' or '.join(allowed) or 'nobody'} may {ACTION_WORDS[action]} {key} "
+            "(set in the policy's permissions)"
+        )
+
+    def _reset_cadence(self, incident: Incident, now: datetime) -> None:
+        cadence = self._policy.severity(incident.severity).update_every
+        set_next_update(incident, now + cadence if cadence else None)
+
+
+def _change_status(
+    session: Session,
+    incident: Incident,
+    status: Status,
+    *,
+    now: datetime,
+    actor: str,
+    note: str = "",
+) -> Status:
+    """Move through the transition table and log it; returns the status left behind."""
+    old = incident.status
+    incident.status = move(incident, status)
+    write_entry(
+        session,
+        incident,
+        TimelineKind.STATUS_CHANGED,
+        now,
+        actor,
+        text=note,
+        data={"old": old.label, "new": status.label},
+    )
+    return old

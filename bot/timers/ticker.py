@@ -1,0 +1,163 @@
+"""Timers that never miss: due work is read from the stored incidents, not kept in memory.
+
+Each process ticks (APScheduler) and fires what is due in one transaction per batch:
+the due incidents are locked with SELECT … FOR UPDATE SKIP LOCKED, the reminder is
+queued in the outbox and the next due time is written back before the commit. Several
+processes on one Postgres therefore never fire the same reminder twice, and a process
+that was down fires what came due meanwhile on its first tick. SQLite: one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.incidents.access import card_refresh_waiting
+from bot.incidents.escalation import Reacher, ack_deadline, next_escalation_due, next_path_step
+from bot.incidents.members import holder_of
+from bot.incidents.status import Status, incident_key
+from bot.incidents.timeline import Mention
+from bot.policy.schema import Policy
+from bot.storage.database import Database
+from bot.storage.models import Incident
+from bot.text.durations import format_elapsed
+from bot.text.templates import format_utc
+
+log = logging.getLogger(__name__)
+
+OPEN = (Status.INVESTIGATING, Status.MITIGATING)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one tick fired: incidents escalated, reminders queued."""
+
+    escalations: int
+    reminders: int
+
+
+class Timers:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: Policy,
+        clock: Clock,
+        mention: Mention = str,
+        group_mention: Mention = str,
+        on_commit: Callable[[], None] = lambda: None,
+        batch_size: int = 200,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+        self._mention = mention
+        self._reacher = Reacher(mention=mention, group_mention=group_mention)
+        self._on_commit = on_commit
+        self._batch_size = batch_size
+
+    async def tick(self) -> Fired:
+        """Fire everything due now."""
+        return Fired(
+            escalations=await self._drain(self._fire_escalations),
+            reminders=await self._drain(self._fire_reminders),
+        )
+
+    async def _drain(self, fire: Callable[[Session], int]) -> int:
+        fired = 0
+        while True:
+            batch = await self._db.transaction(fire)
+            fired += batch
+            if batch:
+                self._on_commit()
+            if batch < self._batch_size:
+                return fired
+
+    def _fire_escalations(self, session: Session) -> int:
+        return self._fire_due(session, col(Incident.next_escalation_at), self._escalate)
+
+    def _fire_reminders(self, session: Session) -> int:
+        return self._fire_due(session, col(Incident.next_reminder_at), self._remind)
+
+    def _fire_due(
+        self,
+        session: Session,
+        due_at: Mapped[datetime | None],
+        fire: Callable[[Session, Incident, datetime], None],
+    ) -> int:
+        """Lock a batch of open incidents whose `due_at` has passed and fire each."""
+        now = self._clock()
+        due = list(
+            session.scalars(
+                select(Incident)
+                .where(col(Incident.status).in_(OPEN), due_at <= now)
+                .order_by(due_at)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for incident in due:
+            fire(session, incident, now)
+        return len(due)
+
+    def _escalate(self, session: Session, incident: Incident, now: datetime) -> None:
+        """Every automatic step now due: the ack SLA (once), then the path's levels."""
+        path = self._policy.escalation
+        deadline = ack_deadline(incident, self._policy)
+        if deadline is not None and deadline <= now:
+            incident.sla_breached = True
+            if incident.escalation_level < len(path):
+                level = path[incident.escalation_level]
+                incident.escalation_level += 1
+                waited = format_elapsed(deadline - incident.started_at)
+                reason = f"not acknowledged within {waited} ({incident.severity} response time)"
+                self._reacher.reach(session, incident, level, actor=None, reason=reason, now=now)
+        while (step := next_path_step(incident, self._policy)) is not None:
+            index, level = step
+            if incident.started_at + level.after > now:
+                break
+            incident.escalation_level = index + 1
+            reason = (
+                f"unresolved after {format_elapsed(level.after)}" if level.after else "declared"
+            )
+            self._reacher.reach(session, incident, level, actor=None, reason=reason, now=now)
+        incident.next_escalation_at = next_escalation_due(incident, self._policy)
+        incident.version += 1
+        if not card_refresh_waiting(session, incident.id or 0):
+            enqueue(
+                session,
+                incident_id=incident.id or 0,
+                owed=[(DeliveryKind.UPDATE_CARD, {})],
+                now=now,
+            )
+
+    def _remind(self, session: Session, incident: Incident, now: datetime) -> None:
+        key = incident_key(incident.number)
+        incident_id = incident.id or 0
+        deadline = incident.next_update_at or now
+        commander = holder_of(session, incident_id=incident_id, role="commander")
+        who = self._mention(commander.user_id if commander else incident.declared_by)
+        markdown = (
+            f"⏰ **{key}: the next update was due at {format_utc(deadline)}** "
+            f"(overdue by {format_elapsed(now - deadline)}). {who}, please post one: "
+            "`/incident update`"
+        )
+        cadence = self._policy.severity(incident.severity).update_every
+        # Again every cadence while overdue; an update or the resolution resets it.
+        incident.next_reminder_at = now + cadence if cadence else None
+        incident.version += 1
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+            (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"{key} update overdue"})
+        ]
+        if not card_refresh_waiting(session, incident_id):
+            owed.append((DeliveryKind.UPDATE_CARD, {}))
+        enqueue(session, incident_id=incident_id, owed=owed, now=now)
+        log.info("reminded %s: update overdue since %s", key, deadline)
