@@ -10,8 +10,9 @@ import typer
 import uvicorn
 
 from bot.config import Settings
-from bot.policy.schema import PolicyError, load_policy
-from bot.storage.database import UnsupportedDatabase, pending_migrations, sync_url, upgrade_database
+from bot.errors import ConfigurationError
+from bot.policy.schema import load_policy
+from bot.storage.database import pending_migrations, sync_url, upgrade_database
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="warroom incident bot")
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema")
@@ -42,7 +43,7 @@ def serve(
     try:
         load_policy(settings.config_path)
         url = sync_url(settings.database_url)
-    except (PolicyError, UnsupportedDatabase) as error:
+    except ConfigurationError as error:
         raise _fail(str(error)) from error
     if url.get_backend_name() == "sqlite":
         upgrade_database(settings.database_url)  # one process owns a SQLite file: migrate it
@@ -64,7 +65,7 @@ def db_upgrade() -> None:
     settings = Settings()
     try:
         upgrade_database(settings.database_url)
-    except UnsupportedDatabase as error:
+    except ConfigurationError as error:
         raise _fail(str(error)) from error
     typer.echo(f"database at {sync_url(settings.database_url).render_as_string()} is up to date")
 
@@ -80,7 +81,7 @@ def check_config(
     target = path or settings.config_path
     try:
         policy = load_policy(target)
-    except PolicyError as error:
+    except ConfigurationError as error:
         raise _fail(str(error)) from error
     source = str(target) if target else "built-in defaults"
     typer.echo(f"# effective policy ({source})")

@@ -6,7 +6,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.chat.port import ChatError, Message, NameTaken, OpenedChannel
+from bot.chat.port import Message, OpenedChannel
+from bot.errors import ChannelNameTaken, DeliveryError
 
 
 @dataclass
@@ -25,12 +26,12 @@ class FakeChat:
     def __init__(self) -> None:
         self.channels: dict[str, FakeChannel] = {}
         self.private_replies: list[tuple[str, str, str]] = []
-        self.failures: dict[str, list[ChatError]] = {}
+        self.failures: dict[str, list[DeliveryError]] = {}
         self.calls: list[str] = []
         self.groups: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
 
-    def fail_next(self, operation: str, *errors: ChatError) -> None:
+    def fail_next(self, operation: str, *errors: DeliveryError) -> None:
         self.failures.setdefault(operation, []).extend(errors)
 
     def add_channel(self, channel_id: str, name: str) -> None:
@@ -47,13 +48,13 @@ class FakeChat:
 
     def _channel(self, channel_id: str) -> FakeChannel:
         if channel_id not in self.channels:
-            raise ChatError("channel_not_found", retryable=False)
+            raise DeliveryError("channel_not_found", retryable=False)
         return self.channels[channel_id]
 
     async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
         self._enter("open_channel")
         if self.channel_named(name) is not None:
-            raise NameTaken("name_taken", retryable=False)
+            raise ChannelNameTaken("name_taken", retryable=False)
         channel = FakeChannel(f"C{next(self._ids):08d}", name, private)
         self.channels[channel.id] = channel
         return OpenedChannel(channel.id, channel.name)
@@ -72,7 +73,7 @@ class FakeChat:
         self._enter("update")
         channel = self._channel(channel_id)
         if message_ref not in channel.messages:
-            raise ChatError("message_not_found", retryable=False)
+            raise DeliveryError("message_not_found", retryable=False)
         channel.messages[message_ref] = message
 
     async def pin(self, *, channel_id: str, message_ref: str) -> None:

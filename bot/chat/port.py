@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+from bot.errors import ChannelNameTaken, DeliveryError
+
+__all__ = ["ChannelNameTaken", "DeliveryError"]
 
 
 @dataclass(frozen=True)
@@ -38,27 +42,9 @@ class OpenedChannel:
     name: str
 
 
-@dataclass(frozen=True)
-class ChatError(Exception):
-    """A failed platform call. `retryable` failures are tried again by the outbox."""
-
-    code: str
-    retryable: bool = True
-    retry_after: float | None = None
-    detail: str = field(default="", compare=False)
-
-    def __str__(self) -> str:
-        suffix = f" (retry after {self.retry_after:g}s)" if self.retry_after else ""
-        return f"{self.code}{suffix}{': ' + self.detail if self.detail else ''}"
-
-
-class NameTaken(ChatError):
-    """The channel name exists already (archived channels keep their names)."""
-
-
 class ChatPlatform(Protocol):
     async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
-        """Create a channel the bot is in; NameTaken if the name is used."""
+        """Create a channel the bot is in; ChannelNameTaken if the name is used."""
         ...
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:

@@ -10,10 +10,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.chat.port import ChatError, ChatPlatform, Message, NameTaken
+from bot.chat.port import ChatPlatform, Message
 from bot.chat.slack.channel_names import alternative_name
 from bot.clock import Clock, utc_now
 from bot.delivery.outbox import DeliveryKind, Effect
+from bot.errors import ChannelNameTaken, DeliveryError
 from bot.incidents.cards import all_clear, announcement, card_marker, incident_card
 from bot.incidents.members import roles_of
 from bot.incidents.timeline import entries_of
@@ -60,7 +61,7 @@ class ChatEffects:
     async def _incident(self, incident_id: int) -> Incident:
         incident = await self._db.transaction(lambda session: session.get(Incident, incident_id))
         if incident is None:
-            raise ChatError("incident_missing", retryable=False, detail=str(incident_id))
+            raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
         return incident
 
     async def _save(self, incident_id: int, **values: object) -> None:
@@ -76,7 +77,7 @@ class ChatEffects:
     @staticmethod
     def _channel_of(incident: Incident) -> str:
         if incident.channel_id is None:
-            raise ChatError("channel_not_open_yet")
+            raise DeliveryError("channel_not_open_yet")
         return incident.channel_id
 
     async def open_channel(self, delivery: Delivery) -> None:
@@ -88,13 +89,13 @@ class ChatEffects:
         for attempt in range(1, NAME_TRIES + 1):
             try:
                 opened = await self._chat.open_channel(name=name, private=incident.private)
-            except NameTaken:
+            except ChannelNameTaken:
                 log.info("channel name %s is taken; trying another", name)
                 name = alternative_name(wanted, attempt)
                 continue
             await self._save(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
             return
-        raise ChatError("no_free_channel_name", detail=wanted)
+        raise DeliveryError("no_free_channel_name", detail=wanted)
 
     async def invite(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -144,7 +145,7 @@ class ChatEffects:
         """Edit the pinned card in place from the incident as stored now."""
         incident = await self._incident(delivery.incident_id)
         if incident.card_ref is None:
-            raise ChatError("card_not_posted_yet")
+            raise DeliveryError("card_not_posted_yet")
         await self._chat.update(
             channel_id=self._channel_of(incident),
             message_ref=incident.card_ref,
@@ -169,7 +170,7 @@ class ChatEffects:
     async def pin_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
         if incident.card_ref is None:
-            raise ChatError("card_not_posted_yet")
+            raise DeliveryError("card_not_posted_yet")
         await self._chat.pin(channel_id=self._channel_of(incident), message_ref=incident.card_ref)
 
     async def announce(self, delivery: Delivery) -> None:
@@ -195,7 +196,7 @@ class ChatEffects:
     async def _find_marked(self, channel_id: str, marker: str) -> str | None:
         try:
             return await self._chat.find_marked(channel_id=channel_id, marker=marker)
-        except ChatError as error:
+        except DeliveryError as error:
             # Not being able to look is no reason to withhold the message: a rare
             # duplicate beats a lost card.
             log.warning("could not look for %s in %s: %s", marker, channel_id, error)

@@ -22,8 +22,8 @@ from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import SQLModel, col
 
-from bot.chat.port import ChatError
 from bot.clock import Clock
+from bot.errors import DeliveryError
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DeliveryState, UTCDateTime
 
@@ -232,9 +232,9 @@ class DeliveryWorker:
         heartbeat = asyncio.create_task(self._keep_lease(delivery))
         try:
             if effect is None:
-                raise ChatError("unknown_delivery_kind", detail=delivery.kind)
+                raise DeliveryError("unknown_delivery_kind", detail=delivery.kind)
             await effect(delivery)
-        except ChatError as error:
+        except DeliveryError as error:
             delay = (
                 timedelta(seconds=error.retry_after)
                 if error.retry_after

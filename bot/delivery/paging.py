@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from bot.chat.port import ChatError
 from bot.delivery.outbox import PermanentFailure
+from bot.errors import DeliveryError
 from bot.incidents.status import incident_key
 from bot.policy.schema import Policy
 from bot.storage.database import Database
@@ -78,7 +78,7 @@ class Pager:
         value = self._environ.get(name)
         if not value:
             # Retried, not dropped: the page goes out once the variable is set.
-            raise ChatError("pager_secret_missing", detail=f"{name} is not set")
+            raise DeliveryError("pager_secret_missing", detail=f"{name} is not set")
         return value
 
     async def _pagerduty(
@@ -131,10 +131,10 @@ class Pager:
                 url, content=body, headers={"Content-Type": "application/json", **headers}
             )
         except httpx.HTTPError as error:
-            raise ChatError("pager_unreachable", detail=f"{url}: {error!r}") from error
+            raise DeliveryError("pager_unreachable", detail=f"{url}: {error!r}") from error
         if response.status_code == 429 or response.status_code >= 500:
             after = response.headers.get("Retry-After")
-            raise ChatError(
+            raise DeliveryError(
                 f"http_{response.status_code}",
                 retry_after=float(after) if after and after.isdigit() else None,
                 detail=url,

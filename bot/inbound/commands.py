@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.errors import UsageError
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import parse_duration
@@ -131,16 +132,6 @@ Command = (
 )
 
 
-class CommandError(ValueError):
-    """A command that cannot be run as typed; `subcommand` picks the usage line to show.
-
-    Messages are Markdown: what the person typed is quoted escaped, never as markup."""
-
-    def __init__(self, message: str, *, subcommand: str | None = None) -> None:
-        super().__init__(message)
-        self.subcommand = subcommand
-
-
 @dataclass(frozen=True)
 class Subcommand:
     name: str
@@ -174,14 +165,14 @@ def _parse_declare(rest: str) -> DeclareCommand | DeclareFormCommand:
         private = True
         words = words[1].split(maxsplit=1) if len(words) > 1 else []
     if not words:
-        raise CommandError("declare needs a severity and a title", subcommand="declare")
+        raise UsageError("declare needs a severity and a title", usage="declare")
     severity = words[0]
     title = words[1].strip() if len(words) > 1 else ""
     if not title:
-        raise CommandError(
+        raise UsageError(
             "declare needs a title after the severity, e.g. "
             f"{COMMAND} declare {_shown(severity)} Checkout errors",
-            subcommand="declare",
+            usage="declare",
         )
     return DeclareCommand(severity=severity, title=_unquote(title), private=private)
 
@@ -195,17 +186,17 @@ def _parse_status(rest: str) -> StatusCommand:
     words = rest.split(maxsplit=1)
     choices = ", ".join(s.value for s in Status if s is not Status.CLOSED)
     if not words:
-        raise CommandError(f"status needs one of {choices}", subcommand="status")
+        raise UsageError(f"status needs one of {choices}", usage="status")
     try:
         status = Status(words[0].lower())
     except ValueError:
-        raise CommandError(
-            f"unknown status {_shown(words[0])}; use one of {choices}", subcommand="status"
+        raise UsageError(
+            f"unknown status {_shown(words[0])}; use one of {choices}", usage="status"
         ) from None
     if status is Status.CLOSED:
-        raise CommandError(
+        raise UsageError(
             "an incident is closed by completing its postmortem, not by a status",
-            subcommand="status",
+            usage="status",
         )
     return StatusCommand(number, status, words[1].strip() if len(words) > 1 else "")
 
@@ -214,14 +205,14 @@ def _parse_severity(rest: str) -> SeverityCommand:
     number, rest = _split_key(rest)
     words = rest.split()
     if len(words) != 1:
-        raise CommandError("severity needs exactly one severity, e.g. sev1", subcommand="severity")
+        raise UsageError("severity needs exactly one severity, e.g. sev1", usage="severity")
     return SeverityCommand(number, words[0])
 
 
 def _parse_note(rest: str) -> NoteCommand:
     number, text = _split_key(rest)
     if not text.strip():
-        raise CommandError("note needs some text", subcommand="note")
+        raise UsageError("note needs some text", usage="note")
     return NoteCommand(number, text.strip())
 
 
@@ -249,11 +240,11 @@ def _parse_update(rest: str) -> UpdateCommand:
     words = rest.split(maxsplit=2)
     if words and words[0] == "--next":
         if len(words) < 2:
-            raise CommandError("--next needs a duration, e.g. --next 20m", subcommand="update")
+            raise UsageError("--next needs a duration, e.g. --next 20m", usage="update")
         try:
             next_in = parse_duration(words[1])
         except ValueError as error:
-            raise CommandError(escape_markdown(str(error)), subcommand="update") from None
+            raise UsageError(escape_markdown(str(error)), usage="update") from None
         rest = words[2] if len(words) > 2 else ""
     return UpdateCommand(number, rest.strip(), next_in)
 
@@ -262,17 +253,15 @@ def _parse_role(rest: str) -> RoleCommand:
     number, rest = _split_key(rest)
     words = rest.split()
     if not words:
-        raise CommandError(
-            "role needs a role and a person, e.g. role commander @alex", subcommand="role"
-        )
+        raise UsageError("role needs a role and a person, e.g. role commander @alex", usage="role")
     if len(words) == 1:
-        raise CommandError(f"role {_shown(words[0])} needs a person, e.g. @alex", subcommand="role")
+        raise UsageError(f"role {_shown(words[0])} needs a person, e.g. @alex", usage="role")
     if len(words) > 2:
-        raise CommandError("role takes one role and one person", subcommand="role")
+        raise UsageError("role takes one role and one person", usage="role")
     match = _USER.match(words[1])
     if match is None:
-        raise CommandError(
-            f"{_shown(words[1])} is not a person: mention them, e.g. @alex", subcommand="role"
+        raise UsageError(
+            f"{_shown(words[1])} is not a person: mention them, e.g. @alex", usage="role"
         )
     return RoleCommand(number, words[0].lower(), match.group(1) or match.group(2))
 
@@ -283,14 +272,14 @@ def _parse_roles(rest: str) -> RolesCommand:
 
 def _parse_list(rest: str) -> ListCommand:
     if rest.strip():
-        raise CommandError(f"list takes no text (got {_shown(rest)})", subcommand="list")
+        raise UsageError(f"list takes no text (got {_shown(rest)})", usage="list")
     return ListCommand()
 
 
 def _only_key(rest: str, name: str) -> int | None:
     number, extra = _split_key(rest)
     if extra.strip():
-        raise CommandError(f"{name} takes no text (got {_shown(extra)})", subcommand=name)
+        raise UsageError(f"{name} takes no text (got {_shown(extra)})", usage=name)
     return number
 
 
@@ -349,7 +338,7 @@ def parse_command(text: str) -> Command:
     name = _ALIASES.get(words[0].lower(), words[0].lower())
     sub = _BY_NAME.get(name)
     if sub is None:
-        raise CommandError(f"unknown command {_shown(words[0])}")
+        raise UsageError(f"unknown command {_shown(words[0])}")
     return sub.parse(words[1] if len(words) > 1 else "")
 
 

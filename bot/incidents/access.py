@@ -12,13 +12,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.delivery.outbox import DeliveryKind
+from bot.errors import UserError
 from bot.incidents.status import IllegalTransition, Status, incident_key, transition
 from bot.incidents.timeline import record
 from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
-
-
-class LifecycleError(ValueError):
-    """A change that cannot be made as asked; the message says why, for the person."""
 
 
 @dataclass(frozen=True)
@@ -52,19 +49,19 @@ def locked(session: Session, ref: IncidentRef) -> Incident:
 
 
 def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> Incident:
-    """The incident `ref` names; LifecycleError saying what is wrong if there is none."""
+    """The incident `ref` names; UserError saying what is wrong if there is none."""
     query = select(Incident).with_for_update() if lock else select(Incident)
     if ref.number is not None:
         query = query.where(col(Incident.number) == ref.number)
     elif ref.channel_id is not None:
         query = query.where(col(Incident.channel_id) == ref.channel_id)
     else:
-        raise LifecycleError("name the incident, e.g. INC-7")
+        raise UserError("name the incident, e.g. INC-7")
     incident = session.scalars(query).first()
     if incident is None:
         if ref.number is not None:
-            raise LifecycleError(f"there is no {incident_key(ref.number)}")
-        raise LifecycleError(
+            raise UserError(f"there is no {incident_key(ref.number)}")
+        raise UserError(
             "this is not an incident channel: run the command in one, or name the incident "
             "(e.g. INC-7)"
         )
@@ -95,7 +92,7 @@ def move(incident: Incident, target: Status) -> Status:
     try:
         return transition(incident.status, target)
     except IllegalTransition as error:
-        raise LifecycleError(f"{incident_key(incident.number)}: {error}") from error
+        raise UserError(f"{incident_key(incident.number)}: {error}") from error
 
 
 def write_entry(

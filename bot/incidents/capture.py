@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.clock import Clock
-from bot.incidents.access import IncidentRef, LifecycleError, Outcome
+from bot.errors import UserError
+from bot.incidents.access import IncidentRef, Outcome
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import incident_key
 from bot.incidents.timeline import record
@@ -56,7 +57,7 @@ class TimelineCapture:
         def change(session: Session, incident: Incident, now: datetime) -> str:
             key = incident_key(incident.number)
             if _entry(session, incident, message.source) is not None:
-                raise LifecycleError(f"that message is already on {key}'s timeline")
+                raise UserError(f"that message is already on {key}'s timeline")
             record(
                 session,
                 incident_id=incident.id or 0,
@@ -82,12 +83,12 @@ class TimelineCapture:
                 )
             )
             if not getattr(removed, "rowcount", 0):
-                raise LifecycleError("not on the timeline")
+                raise UserError("not on the timeline")
             return f"Removed from {incident_key(incident.number)}'s timeline"
 
         try:
             await self._lifecycle.apply(ref, change)
-        except LifecycleError:
+        except UserError:
             return False
         return True
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.chat.slack.channel_names import build_channel_name
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.errors import UserError
 from bot.incidents.escalation import next_escalation_due
 from bot.incidents.members import add_member
 from bot.incidents.status import Status
@@ -21,10 +22,6 @@ from bot.storage.models import Incident, TimelineKind, insert_incident
 from bot.text.markdown import single_line
 
 MAX_TITLE_LENGTH = 200
-
-
-class InvalidRequest(ValueError):
-    """Input a person can fix; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +64,9 @@ class IncidentService:
         level = self._policy.severity(declaration.severity)
         title = single_line(declaration.title)
         if not title:
-            raise InvalidRequest("the incident needs a title")
+            raise UserError("the incident needs a title")
         if len(title) > MAX_TITLE_LENGTH:
-            raise InvalidRequest(
+            raise UserError(
                 f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
             )
         now = self._clock()

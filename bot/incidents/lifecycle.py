@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.errors import UserError
 from bot.incidents.access import (
     Change,
     IncidentRef,
-    LifecycleError,
     Outcome,
     card_refresh_waiting,
     find_incident,
@@ -93,9 +93,9 @@ class IncidentLifecycle:
             key = incident_key(incident.number)
             if incident.acknowledged_at is not None:
                 by = self._mention(incident.acknowledged_by or "")
-                raise LifecycleError(f"{key} was already acknowledged by {by}")
+                raise UserError(f"{key} was already acknowledged by {by}")
             if not incident.status.is_open:
-                raise LifecycleError(f"{key} is {incident.status.label}: nothing to acknowledge")
+                raise UserError(f"{key} is {incident.status.label}: nothing to acknowledge")
             incident.acknowledged_at, incident.acknowledged_by = now, actor
             follow_up_pages(session, incident, "acknowledge", now)
             waited = now - incident.started_at
@@ -133,7 +133,7 @@ class IncidentLifecycle:
             self._check(session, incident, ref, actor, "severity")
             key = incident_key(incident.number)
             if incident.severity == level.name:
-                raise LifecycleError(f"{key} is already {level.name}")
+                raise UserError(f"{key} is already {level.name}")
             old, incident.severity = incident.severity, level.name
             if incident.status.is_open and level.update_every is not None:
                 # A faster cadence brings the next update forward; a slower one never
@@ -156,11 +156,9 @@ class IncidentLifecycle:
     async def add_note(self, ref: IncidentRef, *, actor: str, text: str) -> Outcome:
         text = text.strip()
         if not text:
-            raise LifecycleError("a note needs some text")
+            raise UserError("a note needs some text")
         if len(text) > MAX_NOTE_LENGTH:
-            raise LifecycleError(
-                f"the note is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
-            )
+            raise UserError(f"the note is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}")
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             write_entry(session, incident, TimelineKind.NOTE, now, actor, text=text)
@@ -181,18 +179,18 @@ class IncidentLifecycle:
         """A status update: posted in the channel, logged, and the Next Update reset."""
         text = text.strip()
         if not text:
-            raise LifecycleError("an update needs some text")
+            raise UserError("an update needs some text")
         if len(text) > MAX_NOTE_LENGTH:
-            raise LifecycleError(
+            raise UserError(
                 f"the update is {len(text)} characters; keep it under {MAX_NOTE_LENGTH}"
             )
         if status is Status.RESOLVED:
-            raise LifecycleError("to resolve, use resolve: it posts the all-clear")
+            raise UserError("to resolve, use resolve: it posts the all-clear")
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             key = incident_key(incident.number)
             if not incident.status.is_open:
-                raise LifecycleError(f"{key} is {incident.status.label}: reopen it to post updates")
+                raise UserError(f"{key} is {incident.status.label}: reopen it to post updates")
             if status is not None and status is not incident.status:
                 _change_status(session, incident, status, now=now, actor=actor)
             if impact is not None and impact.strip():
@@ -252,7 +250,7 @@ class IncidentLifecycle:
         description = self._policy.roles.get(role)
         if description is None:
             known = ", ".join(sorted(self._policy.roles)) or "none configured"
-            raise LifecycleError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
+            raise UserError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
         who = self._mention(user)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -260,7 +258,7 @@ class IncidentLifecycle:
             assert incident.id is not None
             held = holder_of(session, incident_id=incident.id, role=role)
             if held is not None and held.user_id == user:
-                raise LifecycleError(f"{who} is already {role} of {key}")
+                raise UserError(f"{who} is already {role} of {key}")
             previous = held.user_id if held else None
             if held is None:
                 session.add(
@@ -302,10 +300,10 @@ class IncidentLifecycle:
             self._check(session, incident, ref, actor, "escalate")
             key = incident_key(incident.number)
             if not incident.status.is_open:
-                raise LifecycleError(f"{key} is {incident.status.label}: nothing to escalate")
+                raise UserError(f"{key} is {incident.status.label}: nothing to escalate")
             if incident.escalation_level >= len(path):
                 top = path[-1].label() if path else "none configured"
-                raise LifecycleError(f"{key} is already at the top of the escalation path ({top})")
+                raise UserError(f"{key} is already at the top of the escalation path ({top})")
             level = path[incident.escalation_level]
             incident.escalation_level += 1
             self._reacher.reach(session, incident, level, actor=actor, reason=reason, now=now)
@@ -330,14 +328,14 @@ class IncidentLifecycle:
             member = is_member(session, incident_id=incident.id or 0, user_id=actor)
             if in_channel or member:
                 return
-            raise LifecycleError(f"only people in {key}'s channel may {ACTION_WORDS[action]} it")
+            raise UserError(f"only people in {key}'s channel may {ACTION_WORDS[action]} it")
         holders = {
             held.user_id for held in roles_of(session, incident.id or 0) if held.role in rule.roles
         }
         if actor in rule.users or actor in holders:
             return
         allowed = [f"the {role}" for role in rule.roles] + [self._mention(u) for u in rule.users]
-        raise LifecycleError(
+        raise UserError(
             f"only {' or '.join(allowed) or 'nobody'} may {ACTION_WORDS[action]} {key} "
             "(set in the policy's permissions)"
         )

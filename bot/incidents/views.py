@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.incidents.access import IncidentRef, LifecycleError, find_incident
+from bot.errors import UserError
+from bot.incidents.access import IncidentRef, find_incident
 from bot.incidents.members import is_member, roles_of, visible_to
 from bot.incidents.status import Status, incident_key
 from bot.incidents.timeline import Mention, entries_of, lines
@@ -71,7 +72,7 @@ async def roles_markdown(
 def _visible(session: Session, ref: IncidentRef, viewer: str) -> Incident:
     incident = find_incident(session, ref)
     if incident.private and not is_member(session, incident_id=incident.id or 0, user_id=viewer):
-        raise LifecycleError(f"{incident_key(incident.number)} is private")
+        raise UserError(f"{incident_key(incident.number)} is private")
     return incident
 
 
@@ -85,7 +86,7 @@ async def timeline_markdown(
         if incident.private and not is_member(
             session, incident_id=incident.id or 0, user_id=viewer
         ):
-            raise LifecycleError(f"{incident_key(incident.number)} is private")
+            raise UserError(f"{incident_key(incident.number)} is private")
         entries = lines(entries_of(session, incident.id or 0), mention=mention)
         return incident, [f"- {format_utc(line.at)} - {line.markdown}" for line in entries]
 

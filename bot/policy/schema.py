@@ -25,8 +25,8 @@ from pydantic import (
 )
 from pydantic import Field as PydanticField
 
+from bot.errors import ConfigurationError, UnknownSeverity
 from bot.text.durations import format_duration, parse_duration
-from bot.text.markdown import escape_markdown
 
 NEXT_BUSINESS_DAY = "next_business_day"
 CHANNEL_NAME_FIELDS = frozenset({"number", "slug", "severity"})
@@ -45,10 +45,6 @@ Duration = Annotated[
     BeforeValidator(_to_timedelta),
     PlainSerializer(format_duration, return_type=str),
 ]
-
-
-class PolicyError(ValueError):
-    """A policy file that cannot be used; the message names the field and the value."""
 
 
 class SeverityLevel(BaseModel):
@@ -237,21 +233,13 @@ class Policy(BaseModel):
         for level in self.severities:
             if key in (spelling.casefold() for spelling in level.names()):
                 return level
-        raise UnknownSeverity(text, self)
+        raise UnknownSeverity(text, self.severity_names())
 
     def severity_names(self) -> list[str]:
         return [level.name for level in self.severities]
 
     def as_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
-class UnknownSeverity(LookupError):
-    def __init__(self, text: str, policy: Policy) -> None:
-        self.text = text
-        self.accepted = policy.severity_names()
-        shown = escape_markdown(repr(text))
-        super().__init__(f"unknown severity {shown}; use one of {', '.join(self.accepted)}")
 
 
 DEFAULT_POLICY_DATA: dict[str, Any] = {
@@ -355,17 +343,19 @@ def load_policy(path: Path | None) -> Policy:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+        raise ConfigurationError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise PolicyError(f"policy file {path} is not valid YAML: {exc}") from exc
+        raise ConfigurationError(f"policy file {path} is not valid YAML: {exc}") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise PolicyError(f"policy file {path} must be a mapping of keys, not {type(raw).__name__}")
+        raise ConfigurationError(
+            f"policy file {path} must be a mapping of keys, not {type(raw).__name__}"
+        )
     try:
         return Policy.model_validate(merge_policy_data(raw))
     except ValidationError as exc:
-        raise PolicyError(_describe(path, exc, merge_policy_data(raw))) from exc
+        raise ConfigurationError(_describe(path, exc, merge_policy_data(raw))) from exc
 
 
 def _describe(path: Path, exc: ValidationError, data: Mapping[str, Any]) -> str:

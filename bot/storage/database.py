@@ -14,14 +14,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
+from bot.errors import ConfigurationError
 from bot.storage.transactions import TransactionRunner
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 T = TypeVar("T")
-
-
-class UnsupportedDatabase(ValueError):
-    pass
 
 
 def sync_url(url: str) -> URL:
@@ -32,7 +29,7 @@ def sync_url(url: str) -> URL:
         return parsed.set(drivername="sqlite")
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+psycopg")
-    raise UnsupportedDatabase(
+    raise ConfigurationError(
         f"unsupported database {backend!r}: use sqlite:///path.db or postgresql+psycopg://…"
     )
 

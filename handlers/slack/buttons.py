@@ -10,7 +10,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.chat.slack.blocks import to_mrkdwn
-from bot.incidents.access import IncidentRef, LifecycleError, Outcome
+from bot.errors import UserError
+from bot.incidents.access import IncidentRef, Outcome
 from bot.incidents.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, RESOLVE_ACTION
 from bot.incidents.lifecycle import IncidentLifecycle
 
@@ -55,7 +56,7 @@ class CardButtons:
         try:
             via = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
             await use_case(IncidentRef(number=number, via=via), actor=user)
-        except LifecycleError as error:
+        except UserError as error:
             # The card itself shows what changed; only a refusal needs words.
             await respond(
                 text=f":warning: {to_mrkdwn(str(error))}.",

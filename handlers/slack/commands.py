@@ -12,11 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.blocks import to_block_pages, to_mrkdwn
 from bot.clock import Clock
+from bot.errors import UnknownSeverity, UsageError, UserError
 from bot.inbound.commands import (
     COMMAND,
     AcknowledgeCommand,
     Command,
-    CommandError,
     DeclareCommand,
     DeclareFormCommand,
     EscalateCommand,
@@ -35,12 +35,11 @@ from bot.inbound.commands import (
     parse_command,
     usage,
 )
-from bot.incidents.access import IncidentRef, LifecycleError, Outcome
-from bot.incidents.declare import Declaration, IncidentService, InvalidRequest
+from bot.incidents.access import IncidentRef, Outcome
+from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import incident_key
 from bot.incidents.views import list_markdown, open_incidents, roles_markdown, timeline_markdown
-from bot.policy.schema import UnknownSeverity
 from bot.storage.database import Database
 from bot.storage.models import Incident
 from bot.text.markdown import escape_markdown
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 ACK_BUDGET_SECONDS = 2.0
 RESPONSE_URL_USES = 5
 # Mistakes a person can fix: answered with the reason, never logged as failures.
-USER_ERRORS = (UnknownSeverity, InvalidRequest, LifecycleError)
+USER_ERRORS = (UnknownSeverity, UserError, UserError)
 
 
 def register(
@@ -124,10 +123,8 @@ class SlashCommands:
     ) -> None:
         try:
             parsed = parse_command(str(command.get("text", "")))
-        except CommandError as error:
-            await _reply(
-                ack, f":warning: {to_mrkdwn(str(error))}.\n{self._usage(error.subcommand)}"
-            )
+        except UsageError as error:
+            await _reply(ack, f":warning: {to_mrkdwn(str(error))}.\n{self._usage(error.usage)}")
             return
         if isinstance(parsed, HelpCommand):
             await _reply(ack, self._usage())
@@ -194,7 +191,7 @@ class SlashCommands:
         assert isinstance(parsed, UpdateCommand)
         try:
             incident = await self._lifecycle.incident(_ref(parsed, channel))
-        except LifecycleError as error:
+        except UserError as error:
             await _reply(ack, f":warning: {to_mrkdwn(str(error))}.")
             return
         await ack()
@@ -230,7 +227,7 @@ class SlashCommands:
                 markdown = await timeline_markdown(
                     self._db, _ref(parsed, channel), viewer=user, mention=slack_user_mention
                 )
-        except LifecycleError as error:
+        except UserError as error:
             await _reply(ack, f":warning: {to_mrkdwn(str(error))}.")
             return
         first, *rest = to_block_pages(markdown)

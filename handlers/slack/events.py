@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.blocks import to_mrkdwn
-from bot.incidents.access import IncidentRef, LifecycleError
+from bot.errors import UserError
+from bot.incidents.access import IncidentRef
 from bot.incidents.capture import ChatMessage, TimelineCapture
 from bot.incidents.status import incident_key
 from bot.incidents.views import open_incidents
@@ -130,7 +131,7 @@ class TimelineEvents:
             return
         try:
             await self._capture.capture(IncidentRef(channel_id=channel), message, actor=actor)
-        except LifecycleError as error:
+        except UserError as error:
             # Most often: not an incident channel, or already captured. Nothing to say.
             log.debug("not captured: %s", error)
 
@@ -157,7 +158,7 @@ class TimelineEvents:
             outcome = await self._capture.capture(
                 IncidentRef(channel_id=channel), message, actor=user
             )
-        except LifecycleError as error:
+        except UserError as error:
             if "not an incident channel" not in str(error):
                 await respond(
                     text=f":warning: {to_mrkdwn(str(error))}.",
@@ -198,7 +199,7 @@ class TimelineEvents:
             await self._capture.capture(
                 IncidentRef(number=int(chosen["value"])), message, actor=str(body["user"]["id"])
             )
-        except LifecycleError as error:
+        except UserError as error:
             await ack(response_action="errors", errors={"incident": str(error)[:150]})
             return
         await ack()

@@ -12,12 +12,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.blocks import slack_escape, to_mrkdwn
-from bot.incidents.access import IncidentRef, LifecycleError
+from bot.errors import UnknownSeverity, UserError
+from bot.incidents.access import IncidentRef
 from bot.incidents.cards import POST_UPDATE_ACTION
-from bot.incidents.declare import Declaration, IncidentService, InvalidRequest
+from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import Status, incident_key
-from bot.policy.schema import Policy, UnknownSeverity
+from bot.policy.schema import Policy
 from bot.storage.models import Incident
 from bot.text.durations import format_duration, parse_duration
 
@@ -159,7 +160,7 @@ class Forms:
         incident = await self._lifecycle.incident(ref)
         if not incident.status.is_open:
             key, status = incident_key(incident.number), incident.status.label
-            raise LifecycleError(f"{key} is {status}: reopen it to post updates")
+            raise UserError(f"{key} is {status}: reopen it to post updates")
         await client.views_open(trigger_id=trigger_id, view=update_view(incident, self._policy))
 
     async def submit_declare(
@@ -184,7 +185,7 @@ class Forms:
                     impact=impact,
                 )
             )
-        except InvalidRequest as error:
+        except UserError as error:
             await ack(response_action="errors", errors={"title": str(error)})
             return
         except UnknownSeverity as error:
@@ -212,7 +213,7 @@ class Forms:
                 status=Status(status_value) if status_value else None,
                 impact=values.get("impact", {}).get("value"),
             )
-        except LifecycleError as error:
+        except UserError as error:
             await ack(response_action="errors", errors={"text": slack_escape(str(error))[:150]})
             return
         await ack()
@@ -231,7 +232,7 @@ def register(app: AsyncApp, *, forms: Forms) -> None:
             await forms.open_update(
                 client, trigger_id=body["trigger_id"], ref=IncidentRef(number=number)
             )
-        except LifecycleError as error:
+        except UserError as error:
             await respond(
                 text=f":warning: {to_mrkdwn(str(error))}.",
                 response_type="ephemeral",

@@ -2,10 +2,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.errors import UsageError
 from bot.inbound.commands import (
     SUBCOMMANDS,
     AcknowledgeCommand,
-    CommandError,
     DeclareCommand,
     DeclareFormCommand,
     HelpCommand,
@@ -33,7 +33,7 @@ def test_declare_alone_opens_the_form() -> None:
     assert parse_command("update INC-3 --next 20m DB failing over") == UpdateCommand(
         3, "DB failing over", timedelta(minutes=20)
     )
-    with pytest.raises(CommandError, match="invalid duration 'soon'"):
+    with pytest.raises(UsageError, match="invalid duration 'soon'"):
         parse_command("update --next soon all good")
 
 
@@ -68,7 +68,7 @@ def test_declare(text: str, expected: DeclareCommand) -> None:
     ],
 )
 def test_bad_commands_say_what_is_wrong(text: str, message: str) -> None:
-    with pytest.raises(CommandError, match=message):
+    with pytest.raises(UsageError, match=message):
         parse_command(text)
 
 
@@ -116,9 +116,9 @@ def test_incident_commands(text: str, expected: object) -> None:
     ],
 )
 def test_incident_command_errors(text: str, message: str, subcommand: str) -> None:
-    with pytest.raises(CommandError, match=message) as raised:
+    with pytest.raises(UsageError, match=message) as raised:
         parse_command(text)
-    assert raised.value.subcommand == subcommand
+    assert raised.value.usage == subcommand
 
 
 @pytest.mark.parametrize(
@@ -147,5 +147,5 @@ def test_role_and_view_commands(text: str, expected: object) -> None:
     ],
 )
 def test_role_errors(text: str, message: str) -> None:
-    with pytest.raises(CommandError, match=message):
+    with pytest.raises(UsageError, match=message):
         parse_command(text)

@@ -10,11 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.chat.fake import FakeChat
-from bot.chat.port import ChatError, NameTaken
 from bot.delivery.outbox import DeliveryWorker, backoff
-from bot.incidents.declare import Declaration, InvalidRequest
+from bot.errors import ChannelNameTaken, DeliveryError, UnknownSeverity, UserError
+from bot.incidents.declare import Declaration
 from bot.incidents.status import Status
-from bot.policy.schema import UnknownSeverity
 from bot.storage.models import Delivery, DeliveryState, TimelineKind
 from tests.unit.conftest import Harness, sev2
 
@@ -70,8 +69,8 @@ async def test_a_taken_name_picks_another_and_never_fails(harness: Harness) -> N
     ("declaration", "error"),
     [
         (Declaration(title="x", severity="sev9", declared_by="U1"), UnknownSeverity),
-        (Declaration(title="   ", severity="sev2", declared_by="U1"), InvalidRequest),
-        (Declaration(title="x" * 201, severity="sev2", declared_by="U1"), InvalidRequest),
+        (Declaration(title="   ", severity="sev2", declared_by="U1"), UserError),
+        (Declaration(title="x" * 201, severity="sev2", declared_by="U1"), UserError),
     ],
 )
 async def test_bad_declarations_create_nothing(
@@ -91,7 +90,7 @@ async def test_concurrent_declarations_get_unique_numbers(harness: Harness) -> N
 
 async def test_failures_are_retried_with_backoff_until_they_land(harness: Harness) -> None:
     harness.chat.fail_next(
-        "post", ChatError("fatal_error"), ChatError("ratelimited", retry_after=7)
+        "post", DeliveryError("fatal_error"), DeliveryError("ratelimited", retry_after=7)
     )
     await harness.service.declare(sev2())
     assert await harness.worker.drain() == 2  # channel opened, declarer invited; the card failed
@@ -122,7 +121,7 @@ async def test_a_retried_post_finds_the_card_an_earlier_attempt_delivered(harnes
 
     async def post_then_lose_answer(**kwargs: object) -> str:
         await original_post(**kwargs)  # type: ignore[arg-type]
-        raise ChatError("connection_error")
+        raise DeliveryError("connection_error")
 
     harness.chat.post = post_then_lose_answer  # type: ignore[method-assign]
     await harness.worker.drain()
@@ -134,7 +133,7 @@ async def test_a_retried_post_finds_the_card_an_earlier_attempt_delivered(harnes
 
 
 async def test_an_incidents_queue_waits_for_its_head_but_others_proceed(harness: Harness) -> None:
-    harness.chat.fail_next("open_channel", ChatError("fatal_error"))
+    harness.chat.fail_next("open_channel", DeliveryError("fatal_error"))
     await harness.service.declare(sev2("First"))
     await harness.service.declare(sev2("Second"))
     await harness.worker.drain()
@@ -180,7 +179,7 @@ def test_backoff_grows_and_is_capped() -> None:
 async def test_name_taken_is_a_distinct_error() -> None:
     chat = FakeChat()
     await chat.open_channel(name="x", private=False)
-    with pytest.raises(NameTaken):
+    with pytest.raises(ChannelNameTaken):
         await chat.open_channel(name="x", private=False)
 
 

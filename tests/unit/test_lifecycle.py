@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.incidents.access import IncidentRef, LifecycleError
+from bot.errors import UnknownSeverity, UserError
+from bot.incidents.access import IncidentRef
 from bot.incidents.status import Status
-from bot.policy.schema import Contacts, EscalationLevel, Permission, UnknownSeverity
+from bot.policy.schema import Contacts, EscalationLevel, Permission
 from bot.storage.models import Incident, TimelineKind
 from tests.unit.conftest import Harness, sev2
 
@@ -46,7 +47,7 @@ async def test_acknowledge_records_who_and_how_fast_and_edits_the_card(harness: 
     assert (
         len(harness.chat.channels[stored.channel_id or ""].messages) == 1
     )  # edited, not re-posted
-    with pytest.raises(LifecycleError, match="already acknowledged by <@U0ONCALL>"):
+    with pytest.raises(UserError, match="already acknowledged by <@U0ONCALL>"):
         await harness.lifecycle.acknowledge(here, actor="U0OTHER")
     assert await kinds(harness) == [TimelineKind.DECLARED, TimelineKind.ACKNOWLEDGED]
 
@@ -56,7 +57,7 @@ async def test_status_moves_through_the_table_and_refuses_illegal_moves(harness:
     await harness.lifecycle.set_status(
         here, actor="U1", status=Status.MITIGATING, note="rolled back"
     )
-    with pytest.raises(LifecycleError, match="cannot move from Mitigating to Mitigating"):
+    with pytest.raises(UserError, match="cannot move from Mitigating to Mitigating"):
         await harness.lifecycle.set_status(here, actor="U1", status=Status.MITIGATING)
     await harness.worker.drain()
     (stored,) = await harness.incidents()
@@ -71,7 +72,7 @@ async def test_resolve_posts_the_all_clear_and_a_second_resolve_is_refused(
     harness.clock.advance(minutes=8)
     outcome = await harness.lifecycle.resolve(here, actor="U1", resolution="Rolled back v2.3")
     assert outcome.summary == "INC-1 resolved after 8 min"
-    with pytest.raises(LifecycleError, match="cannot move from Resolved to Resolved"):
+    with pytest.raises(UserError, match="cannot move from Resolved to Resolved"):
         await harness.lifecycle.resolve(here, actor="U2")
     await harness.worker.drain()
     (stored,) = await harness.incidents()
@@ -92,7 +93,7 @@ async def test_concurrent_resolves_give_one_resolution(harness: Harness) -> None
         *(harness.lifecycle.resolve(here, actor=f"U{i}") for i in range(5)), return_exceptions=True
     )
     assert sum(not isinstance(r, Exception) for r in results) == 1
-    assert all(isinstance(r, LifecycleError) for r in results if isinstance(r, Exception))
+    assert all(isinstance(r, UserError) for r in results if isinstance(r, Exception))
     assert (await kinds(harness)).count(TimelineKind.RESOLVED) == 1
     await harness.worker.drain()
     (stored,) = await harness.incidents()
@@ -108,7 +109,7 @@ async def test_reopen_goes_back_to_investigating_with_a_fresh_deadline(harness: 
     (stored,) = await harness.incidents()
     assert stored.status is Status.INVESTIGATING and stored.resolution == ""
     assert stored.next_update_at == harness.clock.now + timedelta(minutes=30)
-    with pytest.raises(LifecycleError, match="cannot move from Investigating to Investigating"):
+    with pytest.raises(UserError, match="cannot move from Investigating to Investigating"):
         await harness.lifecycle.reopen(here, actor="U1")
 
 
@@ -126,7 +127,7 @@ async def test_severity_changes_are_logged_and_bring_the_next_update_forward(
     await harness.lifecycle.set_severity(here, actor="U1", severity="sev3")
     (stored,) = await harness.incidents()
     assert stored.next_update_at == harness.clock.now + timedelta(minutes=15)  # not pushed back
-    with pytest.raises(LifecycleError, match="already SEV3"):
+    with pytest.raises(UserError, match="already SEV3"):
         await harness.lifecycle.set_severity(here, actor="U1", severity="P2")
     with pytest.raises(UnknownSeverity):
         await harness.lifecycle.set_severity(here, actor="U1", severity="sev9")
@@ -137,7 +138,7 @@ async def test_severity_changes_are_logged_and_bring_the_next_update_forward(
 async def test_notes_are_escaped_on_the_card(harness: Harness) -> None:
     _, here = await open_incident(harness)
     await harness.lifecycle.add_note(here, actor="U1", text="<!channel> look at *this*")
-    with pytest.raises(LifecycleError, match="needs some text"):
+    with pytest.raises(UserError, match="needs some text"):
         await harness.lifecycle.add_note(here, actor="U1", text="   ")
     await harness.worker.drain()
     (stored,) = await harness.incidents()
@@ -147,9 +148,9 @@ async def test_notes_are_escaped_on_the_card(harness: Harness) -> None:
 async def test_incidents_are_found_by_number_or_channel(harness: Harness) -> None:
     await open_incident(harness, "First")
     await harness.lifecycle.add_note(IncidentRef(number=1), actor="U1", text="by number")
-    with pytest.raises(LifecycleError, match="there is no INC-9"):
+    with pytest.raises(UserError, match="there is no INC-9"):
         await harness.lifecycle.add_note(IncidentRef(number=9), actor="U1", text="x")
-    with pytest.raises(LifecycleError, match="this is not an incident channel"):
+    with pytest.raises(UserError, match="this is not an incident channel"):
         await harness.lifecycle.add_note(IncidentRef(channel_id="C0GENERAL"), actor="U1", text="x")
 
 
@@ -167,9 +168,9 @@ async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> No
     _, here = await open_incident(harness)
     outcome = await harness.lifecycle.assign_role(here, actor="U1", role="Commander", user="U0ALEX")
     assert outcome.summary == "<@U0ALEX> is now commander of INC-1"
-    with pytest.raises(LifecycleError, match="already commander"):
+    with pytest.raises(UserError, match="already commander"):
         await harness.lifecycle.assign_role(here, actor="U1", role="commander", user="U0ALEX")
-    with pytest.raises(LifecycleError, match="unknown role 'pilot'; use one of commander, comms"):
+    with pytest.raises(UserError, match="unknown role 'pilot'; use one of commander, comms"):
         await harness.lifecycle.assign_role(here, actor="U1", role="pilot", user="U0ALEX")
     await harness.lifecycle.assign_role(here, actor="U1", role="commander", user="U0SAM")
     await harness.worker.drain()
@@ -196,7 +197,7 @@ async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: 
     assert first.summary == "INC-1 escalated to L1 On-call"
     second = await harness.lifecycle.escalate(here, actor="U1")
     assert second.summary == "INC-1 escalated to L2 Tech lead"
-    with pytest.raises(LifecycleError, match="already at the top of the escalation path"):
+    with pytest.raises(UserError, match="already at the top of the escalation path"):
         await harness.lifecycle.escalate(here, actor="U1")
     await harness.worker.drain()
     (stored,) = await harness.incidents()
@@ -211,14 +212,14 @@ async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: 
 async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) -> None:
     incident, here = await open_incident(harness)
     elsewhere = IncidentRef(number=incident.number, via="C0GENERAL")
-    with pytest.raises(LifecycleError, match="only people in INC-1's channel may resolve it"):
+    with pytest.raises(UserError, match="only people in INC-1's channel may resolve it"):
         await harness.lifecycle.resolve(elsewhere, actor="U0STRANGER")
     await harness.lifecycle.set_severity(elsewhere, actor="U0DECLARER", severity="sev1")  # a member
 
     policy = harness.lifecycle._policy
     rules = {"resolve": Permission(roles=("commander",), users=("U0BOSS",))}
     harness.lifecycle._policy = policy.model_copy(update={"permissions": rules})
-    with pytest.raises(LifecycleError, match=r"only the commander or <@U0BOSS> may resolve INC-1"):
+    with pytest.raises(UserError, match=r"only the commander or <@U0BOSS> may resolve INC-1"):
         await harness.lifecycle.resolve(here, actor="U0DECLARER")
     await harness.lifecycle.assign_role(here, actor="U0DECLARER", role="commander", user="U0ALEX")
     await harness.lifecycle.resolve(here, actor="U0ALEX")

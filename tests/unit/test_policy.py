@@ -5,13 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import cli
-from bot.policy.schema import (
-    NEXT_BUSINESS_DAY,
-    PolicyError,
-    UnknownSeverity,
-    default_policy,
-    load_policy,
-)
+from bot.errors import ConfigurationError, UnknownSeverity
+from bot.policy.schema import NEXT_BUSINESS_DAY, default_policy, load_policy
 from bot.text.durations import format_duration, parse_duration
 
 
@@ -136,13 +131,13 @@ channel_name: "incident-{number}-{severity}-{slug}"
     ],
 )
 def test_bad_policies_name_the_field_and_value(tmp_path: Path, text: str, expected: str) -> None:
-    with pytest.raises(PolicyError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         load_policy(write(tmp_path, text))
     assert expected in str(raised.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="cannot read policy file"):
+    with pytest.raises(ConfigurationError, match="cannot read policy file"):
         load_policy(tmp_path / "absent.yml")
 
 

@@ -14,8 +14,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.port import ChatError, Message, NameTaken, OpenedChannel
+from bot.chat.port import Message, OpenedChannel
 from bot.chat.slack.blocks import slack_escape, to_blocks
+from bot.errors import ChannelNameTaken, DeliveryError
 
 MARKER_EVENT_TYPE = "warroom_message"
 # Errors that mean "try again later" rather than "this request is wrong".
@@ -44,7 +45,7 @@ def build_web_client(*, token: str, base_url: str, timeout: int = 15) -> AsyncWe
     )
 
 
-def _chat_error(method: str, exc: Exception) -> ChatError:
+def _chat_error(method: str, exc: Exception) -> DeliveryError:
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
         code = str(exc.response.get("error") or f"http_{status}")
@@ -55,9 +56,9 @@ def _chat_error(method: str, exc: Exception) -> ChatError:
             )
             retry_after = float(header) if header else 1.0
         transient = status == 429 or status >= 500 or code in TRANSIENT_ERRORS
-        error_type = NameTaken if code == "name_taken" else ChatError
+        error_type = ChannelNameTaken if code == "name_taken" else DeliveryError
         return error_type(code, retryable=transient, retry_after=retry_after, detail=method)
-    return ChatError("connection_error", retryable=True, detail=f"{method}: {exc!r}")
+    return DeliveryError("connection_error", retryable=True, detail=f"{method}: {exc!r}")
 
 
 class SlackChat:

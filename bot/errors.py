@@ -1,0 +1,75 @@
+"""Every error warroom raises on purpose, in three families that callers decide on by type.
+
+- `UserError`: a request a person can fix. Answered to that person (the message is our
+  Markdown, with what they typed escaped); nothing was changed.
+- `DeliveryError`: an effect on a chat platform or a pager that did not land. `retryable`
+  says whether the outbox tries it again; `retry_after` is the receiver's own wish.
+- `ConfigurationError`: a policy, a database URL or a setting that cannot be used; the
+  process refuses to start and the message names the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class WarroomError(Exception):
+    """The root: anything else escaping a use case is a bug."""
+
+
+class UserError(WarroomError):
+    """A request that cannot be carried out as asked. `usage` names the subcommand whose
+    usage line helps (None: the message says enough)."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class UsageError(UserError):
+    """A command that does not parse: the usage line of `usage` follows the message."""
+
+
+class IncidentNotFound(UserError):
+    """No such incident, or one the requester may not see: both read the same."""
+
+
+class NotAnIncidentChannel(IncidentNotFound):
+    """The request named no incident and came from a channel that is not one."""
+
+
+class NotAllowed(UserError):
+    """The policy's permissions refuse this action to this person."""
+
+
+class UnknownSeverity(UserError, LookupError):
+    def __init__(self, text: str, accepted: list[str]) -> None:
+        from bot.text.markdown import escape_markdown
+
+        self.text = text
+        self.accepted = accepted
+        super().__init__(
+            f"unknown severity {escape_markdown(repr(text))}; use one of {', '.join(accepted)}"
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryError(WarroomError):
+    """A failed call to a chat platform or a pager."""
+
+    code: str
+    retryable: bool = True
+    retry_after: float | None = None
+    detail: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        suffix = f" (retry after {self.retry_after:g}s)" if self.retry_after else ""
+        return f"{self.code}{suffix}{': ' + self.detail if self.detail else ''}"
+
+
+class ChannelNameTaken(DeliveryError):
+    """The channel name exists already (archived channels keep their names)."""
+
+
+class ConfigurationError(WarroomError):
+    """Settings or a policy that cannot be used; the message names the field and value."""
