@@ -23,7 +23,9 @@ import handlers.slack.buttons
 import handlers.slack.commands
 import handlers.slack.events
 import handlers.slack.forms
+from bot.chat.port import ChatPlatform
 from bot.chat.slack.adapter import SlackChat, build_web_client
+from bot.chat.unconfigured import UnconfiguredChat
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.effects import ChatEffects
@@ -46,96 +48,109 @@ class Warroom:
 
     settings: Settings
     policy: Policy
+    clock: Clock
     db: Database
+    chat: ChatPlatform
     service: IncidentService
+    lifecycle: IncidentLifecycle
+    capture: TimelineCapture
+    worker: DeliveryWorker
+    timers: Timers
+    http: httpx.AsyncClient  # outgoing pages
+    # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
-    worker: DeliveryWorker | None = None
-    timers: Timers | None = None
-    http: httpx.AsyncClient | None = None  # outgoing pages
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def build(settings: Settings, *, clock: Clock = utc_now, policy: Policy | None = None) -> Warroom:
+def build(
+    settings: Settings,
+    *,
+    chat: ChatPlatform | None = None,
+    http: httpx.AsyncClient | None = None,
+    clock: Clock = utc_now,
+    policy: Policy | None = None,
+) -> Warroom:
+    """Wire one process. Tests and benchmarks pass a fake `chat` (and an `http` client
+    whose transport is a fake pager); production takes the adapters the settings name."""
     policy = policy or load_policy(settings.config_path)
     db = Database(settings.database_url)
     renderer = Renderer()
-    worker: DeliveryWorker | None = None
+    client = (
+        build_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        if settings.slack_bot_token
+        else None
+    )
+    if chat is None:
+        chat = SlackChat(client) if client is not None else UnconfiguredChat()
+    http = http or httpx.AsyncClient(timeout=15)
+    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
+    pager = Pager(db=db, policy=policy, client=http)
+    worker = DeliveryWorker(
+        db=db,
+        effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
+        clock=clock,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+    service = IncidentService(
+        db=db,
+        policy=policy,
+        clock=clock,
+        announce_channel=settings.announce_channel,
+        on_commit=worker.wake,
+    )
+    lifecycle = IncidentLifecycle(
+        db=db,
+        policy=policy,
+        clock=clock,
+        mention=chat.user_mention,
+        group_mention=chat.group_mention,
+        on_commit=worker.wake,
+    )
+    timers = Timers(
+        db=db,
+        policy=policy,
+        clock=clock,
+        mention=chat.user_mention,
+        group_mention=chat.group_mention,
+        on_commit=worker.wake,
+    )
+    capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
     bolt: AsyncApp | None = None
-    chat: SlackChat | None = None
-    http: httpx.AsyncClient | None = None
-    if settings.slack_configured:
-        client = build_web_client(
-            token=settings.slack_bot_token or "", base_url=settings.slack_api_url
-        )
-        chat = SlackChat(client)
-        effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
-        http = httpx.AsyncClient(timeout=15)
-        pager = Pager(db=db, policy=policy, client=http)
-        worker = DeliveryWorker(
-            db=db,
-            effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
-            clock=clock,
-            lease=timedelta(seconds=settings.delivery_lease_seconds),
-        )
+    if client is not None and settings.slack_configured:
         bolt = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret,
             # Our listeners ack themselves; Bolt must not wait for their follow-up work.
             process_before_response=False,
         )
-    wake = worker.wake if worker else (lambda: None)
-    service = IncidentService(
-        db=db,
-        policy=policy,
-        clock=clock,
-        announce_channel=settings.announce_channel,
-        on_commit=wake,
-    )
-    lifecycle = IncidentLifecycle(
-        db=db,
-        policy=policy,
-        clock=clock,
-        mention=chat.user_mention if chat else str,
-        group_mention=chat.group_mention if chat else str,
-        on_commit=wake,
-    )
-    timers = (
-        Timers(
-            db=db,
-            policy=policy,
-            clock=clock,
-            mention=chat.user_mention,
-            group_mention=chat.group_mention,
-            on_commit=wake,
-        )
-        if chat
-        else None
-    )
-    if bolt is not None:
         forms = handlers.slack.forms.Forms(service=service, lifecycle=lifecycle, policy=policy)
         handlers.slack.commands.register(
             bolt, service=service, lifecycle=lifecycle, db=db, clock=clock, forms=forms
         )
         handlers.slack.forms.register(bolt, forms=forms)
-        capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
         handlers.slack.events.register(
-            bolt, events=handlers.slack.events.TimelineEvents(capture=capture, policy=policy, db=db)
+            bolt,
+            events=handlers.slack.events.TimelineEvents(capture=capture, policy=policy, db=db),
         )
         handlers.slack.buttons.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings,
         policy=policy,
+        clock=clock,
         db=db,
+        chat=chat,
         service=service,
-        bolt=bolt,
+        lifecycle=lifecycle,
+        capture=capture,
         worker=worker,
         timers=timers,
         http=http,
+        bolt=bolt,
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    warroom = build(settings or Settings(), clock=clock)
+def create_app(settings: Settings | None = None, *, warroom: Warroom | None = None) -> FastAPI:
+    warroom = warroom or build(settings or Settings())
     api = FastAPI(title="warroom", lifespan=_lifespan(warroom), docs_url=None, redoc_url=None)
     api.state.warroom = warroom
     slack_handler = AsyncSlackRequestHandler(warroom.bolt) if warroom.bolt else None
@@ -197,26 +212,22 @@ def _lifespan(warroom: Warroom) -> Any:
                 "Serving /healthz and /readyz only.",
                 " and ".join(settings.missing_slack_settings()),
             )
-        if warroom.worker is not None:
-            worker = warroom.worker
-            if warroom.db.is_sqlite:
-                await worker.release_all_leases()  # one process per SQLite file: ours are stale
-            warroom.background.append(asyncio.create_task(worker.run_forever()))
-            # APScheduler only ticks this process; due work lives in the database.
-            scheduler.add_job(
-                worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries"
-            )
-            if warroom.timers is not None:
-                scheduler.add_job(
-                    _tick(warroom.timers),
-                    "interval",
-                    seconds=settings.tick_seconds,
-                    id="timers",
-                    max_instances=1,
-                    coalesce=True,
-                )
-            scheduler.start()
-            worker.wake()  # deliveries left pending by an earlier process
+        worker = warroom.worker
+        if warroom.db.is_sqlite:
+            await worker.release_all_leases()  # one process per SQLite file: ours are stale
+        warroom.background.append(asyncio.create_task(worker.run_forever()))
+        # APScheduler only ticks this process; due work lives in the database.
+        scheduler.add_job(worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries")
+        scheduler.add_job(
+            _tick(warroom.timers),
+            "interval",
+            seconds=settings.tick_seconds,
+            id="timers",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        worker.wake()  # deliveries left pending by an earlier process
         if warroom.bolt is not None and settings.slack_app_token:
             socket_mode = AsyncSocketModeHandler(warroom.bolt, settings.slack_app_token)
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
@@ -235,8 +246,7 @@ def _lifespan(warroom: Warroom) -> Any:
             for task in warroom.background:
                 task.cancel()
             await asyncio.gather(*warroom.background, return_exceptions=True)
-            if warroom.http is not None:
-                await warroom.http.aclose()
+            await warroom.http.aclose()
             warroom.db.dispose()
 
     return lifespan

@@ -9,15 +9,15 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
+from bot.app import build
 from bot.chat.fake import FakeChat
-from bot.delivery.effects import ChatEffects
+from bot.config import Settings
 from bot.delivery.outbox import DeliveryWorker
 from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.policy.schema import default_policy
 from bot.storage.database import Database
 from bot.storage.models import Delivery, Incident, TimelineEntry
-from bot.text.templates import Renderer
 from bot.timers.ticker import Timers
 from tests.conftest import SteppingClock
 
@@ -49,31 +49,27 @@ class Harness:
         return await self.all(TimelineEntry, TimelineEntry.id)
 
 
+def unit_settings(database_url: str) -> Settings:
+    """Settings of a unit test: nothing read from the environment or a `.env` file."""
+    return Settings(_env_file=None, database_url=database_url, announce_channel="C0ANNOUNCE")
+
+
 @pytest.fixture
 async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harness]:
-    db = Database(database_url)
     chat = FakeChat()
     chat.add_channel("C0ANNOUNCE", "incidents")
-    policy = default_policy()
-    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=Renderer(), clock=clock)
-    worker = DeliveryWorker(db=db, effects=effects.registry(), clock=clock)
-    service = IncidentService(db=db, policy=policy, clock=clock, announce_channel="C0ANNOUNCE")
-    lifecycle = IncidentLifecycle(
-        db=db,
-        policy=policy,
-        clock=clock,
-        mention=chat.user_mention,
-        group_mention=chat.group_mention,
+    warroom = build(unit_settings(database_url), chat=chat, clock=clock, policy=default_policy())
+    yield Harness(
+        warroom.db,
+        chat,
+        warroom.service,
+        warroom.lifecycle,
+        warroom.worker,
+        clock,
+        warroom.timers,
     )
-    timers = Timers(
-        db=db,
-        policy=policy,
-        clock=clock,
-        mention=chat.user_mention,
-        group_mention=chat.group_mention,
-    )
-    yield Harness(db, chat, service, lifecycle, worker, clock, timers)
-    db.dispose()
+    await warroom.http.aclose()
+    warroom.db.dispose()
 
 
 def sev2(title: str = "Checkout errors", **kwargs: object) -> Declaration:

@@ -1,0 +1,51 @@
+"""The chat platform of an install with none configured yet (alerts only, or Slack's
+credentials still to be set): every effect waits in the outbox until one is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.chat.port import Message, OpenedChannel
+from bot.errors import DeliveryError
+
+# Retried slowly: nothing can land until the process restarts with a platform configured.
+RETRY_AFTER_SECONDS = 300.0
+
+
+def _unavailable(operation: str) -> DeliveryError:
+    return DeliveryError("chat_not_configured", retry_after=RETRY_AFTER_SECONDS, detail=operation)
+
+
+class UnconfiguredChat:
+    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+        raise _unavailable("open a channel")
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
+        raise _unavailable("invite")
+
+    async def post(self, *, channel_id: str, message: Message) -> str:
+        raise _unavailable("post")
+
+    async def update(self, *, channel_id: str, message_ref: str, message: Message) -> None:
+        raise _unavailable("update")
+
+    async def pin(self, *, channel_id: str, message_ref: str) -> None:
+        raise _unavailable("pin")
+
+    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+        raise _unavailable("look for a message")
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
+        raise _unavailable("reply")
+
+    async def group_members(self, *, group_id: str) -> list[str]:
+        raise _unavailable("read a group")
+
+    def group_mention(self, group_id: str) -> str:
+        return group_id
+
+    def channel_mention(self, channel_id: str) -> str:
+        return channel_id
+
+    def user_mention(self, user_id: str) -> str:
+        return user_id
