@@ -1,14 +1,22 @@
-"""How fast is `/incident` acknowledged? warroom against a bare Bolt app, same stack.
+"""How fast is `/incident` acknowledged, and how soon is the card in the new channel?
 
-Starts a fake Slack, then `warroom serve` (SQLite in a temporary directory) and the bare
-app of bench/bare_app.py, each in its own process. Sends each the same signed slash
-commands at a fixed concurrency: N `/incident help`, then M `/incident declare sev3 …`
-(the bare app acks those too, doing nothing). Prints p50 / p95 / p99 / max latency per
-app and phase, the p99 ratio, and whether the targets hold (warroom's p99 within 1.5x the
-bare app's; no ack slower than 300 ms).
+Starts a fake Slack (bench/stamped_slack.py), then `warroom serve` and the bare Bolt app of
+bench/bare_app.py, each in its own process. Then, in one run:
 
-    .venv/bin/python bench/ack_latency.py [--help-requests 2000] [--declares 200] [--concurrency 32]
+1. at a fixed concurrency, N `/incident help` and M `/incident declare sev3 …` to each app
+   (the bare app acks those too, doing nothing): ack latency p50 / p95 / p99 / max;
+2. K declarations one after the other (each once the previous one is announced): the ack,
+   and from the moment the command was sent until the fake Slack answered
+   `conversations.create`, the card's `chat.postMessage` in the new channel and its
+   `pins.add` (stamps on the machine's monotonic clock, shared by the processes).
 
+Prints the figures, the p99 ratios against the bare app, and whether the targets hold.
+
+    .venv/bin/python bench/ack_latency.py [--help-requests 2000] [--declares 200]
+        [--concurrency 32] [--sequential 50] [--database-url postgresql+psycopg://…]
+
+SQLite in a temporary directory by default; `--database-url` names a Postgres server whose
+database is used only to create (and afterwards drop) a scratch database for the run.
 Needs the Slack specs beside the project (../shared/specs/slack) for the fake Slack.
 """
 
@@ -16,14 +24,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +46,29 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import free_port, slack_signature  # noqa: E402
-
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
+ANNOUNCE_CHANNEL = "C0ANNOUNCE"
 TARGET_RATIO = 1.5
 TARGET_MAX_MS = 300.0
+TARGET_CARD_P50_MS = 14.0
+TARGET_PIN_P50_MS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 @dataclass
@@ -47,38 +78,24 @@ class Figures:
     errors: int
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def line(self) -> str:
         return (
-            f"{self.name:<28} n={len(self.latencies_ms):>5}  p50={self.pct(50):7.2f} ms  "
+            f"{self.name:<32} n={len(self.latencies_ms):>5}  p50={self.pct(50):7.2f} ms  "
             f"p95={self.pct(95):7.2f} ms  p99={self.pct(99):7.2f} ms  "
             f"max={max(self.latencies_ms):7.2f} ms  mean={statistics.fmean(self.latencies_ms):6.2f}"
             f"  errors={self.errors}"
         )
 
 
-FAKE_SLACK_PROCESS = """
-import json, sys
-from pathlib import Path
-from tests.support.fake_slack import FakeSlack
-with FakeSlack(Path(sys.argv[1]), validate=False) as fake:
-    fake.add_channel("incidents", channel_id="C0ANNOUNCE")
-    print(json.dumps({"api_url": fake.api_url, "base_url": fake.base_url}), flush=True)
-    sys.stdin.read()  # serve until the benchmark closes our stdin
-    channels = sum(1 for c in fake.channels.values() if c.name.startswith("inc-"))
-    pinned = sum(1 for c in fake.channels.values() if c.name.startswith("inc-") and c.pins)
-    print(json.dumps({"channels": channels, "pinned": pinned, "violations": fake.violations}))
-"""
-
-
 class FakeSlackProcess:
     """The fake Slack in a process of its own, so it takes no CPU from the load generator."""
 
     def __init__(self, specs: Path, env: dict[str, str]) -> None:
+        script = ROOT / "bench" / "stamped_slack.py"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", FAKE_SLACK_PROCESS, str(specs)],
+            [sys.executable, str(script), str(specs), ANNOUNCE_CHANNEL],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -88,6 +105,14 @@ class FakeSlackProcess:
 
     def response_url(self, i: int) -> str:
         return f"{self.base_url}/respond/bench-{i}"
+
+    async def declaration(self, client: httpx.AsyncClient, suffix: str) -> dict[str, float]:
+        """Stamps of the declaration whose channel ends with `suffix`, once announced."""
+        answer = await client.get(
+            f"{self.base_url}/bench/declaration", params={"suffix": suffix}, timeout=15
+        )
+        answer.raise_for_status()
+        return dict(answer.json())
 
     def finish(self) -> dict[str, object]:
         out, _ = self.process.communicate(timeout=30)
@@ -163,6 +188,52 @@ async def fire(port: int, bodies: list[bytes], concurrency: int, name: str) -> F
     return Figures(name, latencies, errors)
 
 
+@dataclass
+class Sequential:
+    """Milliseconds from each command sent to its ack and to each Slack call it led to."""
+
+    ack: list[float]
+    create: list[float]
+    card: list[float]
+    pin: list[float]
+    edits: int  # card edits seen before the announcement (the first card should be right)
+
+
+async def sequential(
+    port: int, fake: FakeSlackProcess | None, count: int, run_id: str
+) -> Sequential:
+    """Declare `count` incidents one at a time; `fake` None: only the acks (the bare app)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    result = Sequential([], [], [], [], 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            for i in range(count):
+                body = command_body(f"declare sev3 Seq {run_id} {i}", fake_or_none(fake), i)
+                request = signed_request(port, body)
+                sent = time.monotonic()
+                writer.write(request)
+                await read_response(reader)
+                result.ack.append((time.monotonic() - sent) * 1000)
+                if fake is None:
+                    continue
+                stamps = await fake.declaration(client, f"-seq-{run_id}-{i}")
+                result.create.append((stamps["create"] - sent) * 1000)
+                result.card.append((stamps["card"] - sent) * 1000)
+                result.pin.append((stamps["pin"] - sent) * 1000)
+                result.edits += "edit" in stamps and stamps["edit"] < stamps["announce"]
+    finally:
+        writer.close()
+    return result
+
+
+_ANY_FAKE: FakeSlackProcess | None = None
+
+
+def fake_or_none(fake: FakeSlackProcess | None) -> FakeSlackProcess:
+    assert (fake or _ANY_FAKE) is not None
+    return fake or _ANY_FAKE  # type: ignore[return-value]
+
+
 def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -176,11 +247,38 @@ def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subproce
     raise SystemExit(f"{cmd} did not start; see {log}")
 
 
+@contextmanager
+def scratch_database(server_url: str | None, workdir: Path) -> Iterator[str]:
+    """SQLite in `workdir`, or a migrated scratch database on the Postgres server given."""
+    if server_url is None:
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bot.storage.database import upgrade_database
+
+    name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--help-requests", type=int, default=2000)
     parser.add_argument("--declares", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--sequential", type=int, default=50)
+    parser.add_argument("--database-url", help="a Postgres server (default: SQLite)")
     parser.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs" / "slack")
     args = parser.parse_args()
 
@@ -188,37 +286,41 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WARROOM_"))}
     env["PYTHONPATH"] = str(ROOT)
     fake = FakeSlackProcess(args.specs, env)
-    env.update(
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        WARROOM_SLACK_API_URL=fake.api_url,
-        WARROOM_DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
-        WARROOM_ANNOUNCE_CHANNEL="C0ANNOUNCE",
-        WARROOM_LOG_LEVEL="WARNING",
-    )
-    warroom_port, bare_port = free_port(), free_port()
-    warroom = start(
-        [sys.executable, "-m", "bot", "serve", "--port", str(warroom_port)],
-        env, warroom_port, workdir / "warroom.log",
-    )  # fmt: skip
-    bare = start(
-        [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(bare_port)],
-        env, bare_port, workdir / "bare.log",
-    )  # fmt: skip
-    try:
-        results = asyncio.run(run(args, fake, warroom_port, bare_port))
-        settled = wait_for_deliveries(warroom_port)
-    finally:
-        for process in (warroom, bare):
-            process.terminate()
-            process.wait(timeout=10)
-        summary = fake.finish()
+    global _ANY_FAKE
+    _ANY_FAKE = fake
+    with scratch_database(args.database_url, workdir) as database_url:
+        env.update(
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            WARROOM_SLACK_API_URL=fake.api_url,
+            WARROOM_DATABASE_URL=database_url,
+            WARROOM_ANNOUNCE_CHANNEL=ANNOUNCE_CHANNEL,
+            WARROOM_LOG_LEVEL="WARNING",
+        )
+        warroom_port, bare_port = free_port(), free_port()
+        warroom = start(
+            [sys.executable, "-m", "bot", "serve", "--port", str(warroom_port)],
+            env, warroom_port, workdir / "warroom.log",
+        )  # fmt: skip
+        bare = start(
+            [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(bare_port)],
+            env, bare_port, workdir / "bare.log",
+        )  # fmt: skip
+        try:
+            results, steps = asyncio.run(run(args, fake, warroom_port, bare_port))
+            settled = wait_for_deliveries(warroom_port)
+        finally:
+            for process in (warroom, bare):
+                process.terminate()
+                process.wait(timeout=10)
+            summary = fake.finish()
+    backend = "Postgres" if args.database_url else "SQLite"
     print(
-        f"\nfake Slack: {summary['channels']} incident channels opened, {summary['pinned']} "
-        f"with a pinned card ({'all' if settled else 'NOT all'} deliveries done); "
-        f"violations: {summary['violations'] or 'none'}"
+        f"\n{backend}; fake Slack: {summary['channels']} incident channels opened, "
+        f"{summary['pinned']} with a pinned card ({'all' if settled else 'NOT all'} deliveries "
+        f"done), {summary['card_edits']} card edits; violations: {summary['violations'] or 'none'}"
     )
-    report(results, args)
+    report(results, steps, args)
 
 
 def wait_for_deliveries(port: int, timeout: float = 120) -> bool:
@@ -233,7 +335,7 @@ def wait_for_deliveries(port: int, timeout: float = 120) -> bool:
 
 async def run(
     args: argparse.Namespace, fake: FakeSlackProcess, warroom_port: int, bare_port: int
-) -> dict[str, Figures]:
+) -> tuple[dict[str, Figures], dict[str, Sequential]]:
     ports = {"warroom": warroom_port, "bare": bare_port}
     helps = [command_body("help", fake, i) for i in range(args.help_requests)]
     declares = [
@@ -247,10 +349,20 @@ async def run(
     for app, port in ports.items():
         name = f"{app} /incident declare"
         results[f"{app} declare"] = await fire(port, declares, args.concurrency, name)
-    return results
+    # One declaration at a time, once the concurrent ones are all delivered.
+    await asyncio.to_thread(wait_for_deliveries, warroom_port)
+    run_id = uuid.uuid4().hex[:6]
+    await sequential(warroom_port, fake, 3, run_id + "w")  # warm-up of the delivery path
+    steps = {
+        "warroom": await sequential(warroom_port, fake, args.sequential, run_id),
+        "bare": await sequential(bare_port, None, args.sequential, run_id),
+    }
+    return results, steps
 
 
-def report(results: dict[str, Figures], args: argparse.Namespace) -> None:
+def report(
+    results: dict[str, Figures], steps: dict[str, Sequential], args: argparse.Namespace
+) -> None:
     print(f"\nack latency at concurrency {args.concurrency}, {os.cpu_count()} cores")
     for app in ("warroom", "bare"):  # every ack of the run, help and declare together
         both = [results[f"{app} help"], results[f"{app} declare"]]
@@ -269,6 +381,23 @@ def report(results: dict[str, Figures], args: argparse.Namespace) -> None:
     slowest = max(results["warroom all"].latencies_ms)
     print(f"slowest warroom ack: {slowest:.1f} ms (target <= {TARGET_MAX_MS:.0f} ms)")
     ok &= slowest <= TARGET_MAX_MS
+
+    ours, bare = steps["warroom"], steps["bare"]
+    print(f"\n{len(ours.ack)} sequential declarations, from the command sent (ms)")
+    rows = {
+        "bare ack": bare.ack,
+        "warroom ack": ours.ack,
+        "conversations.create": ours.create,
+        "card chat.postMessage": ours.card,
+        "card pins.add": ours.pin,
+    }
+    for name, values in rows.items():
+        print(f"  {name:<24} p50={percentile(values, 50):7.2f}  p95={percentile(values, 95):7.2f}")
+    card, pin = percentile(ours.card, 50), percentile(ours.pin, 50)
+    print(f"card posted p50 {card:.1f} ms (target <= {TARGET_CARD_P50_MS:.0f} ms)")
+    print(f"card pinned p50 {pin:.1f} ms (target <= {TARGET_PIN_P50_MS:.0f} ms)")
+    print(f"card edits before the announcement: {ours.edits} (the first card should be right)")
+    ok &= card <= TARGET_CARD_P50_MS and pin <= TARGET_PIN_P50_MS
     print("targets met" if ok else "targets NOT met")
 
 

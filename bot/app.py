@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,10 +19,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-import handlers.slack.buttons
-import handlers.slack.commands
-import handlers.slack.events
-import handlers.slack.forms
+import handlers.slack
 from bot.chat.port import ChatPlatform
 from bot.chat.slack.adapter import SlackChat, build_web_client
 from bot.chat.unconfigured import UnconfiguredChat
@@ -31,13 +28,19 @@ from bot.config import Settings
 from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, DeliveryWorker, pending_count
 from bot.delivery.paging import Pager
+from bot.inbound.dispatch import Inbound
+from bot.inbound.flags import TimelineFlags
+from bot.inbound.submissions import FormSubmissions
 from bot.incidents.capture import TimelineCapture
 from bot.incidents.declare import IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
+from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy, load_policy
 from bot.storage.database import Database
 from bot.text.templates import Renderer
+from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
+from handlers.slack.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,11 @@ class Warroom:
     service: IncidentService
     lifecycle: IncidentLifecycle
     capture: TimelineCapture
+    inbound: Inbound
+    follow_ups: Background  # work after an acknowledgement
     worker: DeliveryWorker
     timers: Timers
+    timer_loop: TimerLoop  # when this process next runs `timers`
     http: httpx.AsyncClient  # outgoing pages
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
@@ -91,48 +97,67 @@ def build(
         clock=clock,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
+
+    def committed() -> None:
+        """After a use case's commit: deliveries may be owed and a deadline may have moved
+        (a declaration, an update, a severity). `timer_loop` is bound below, before any
+        use case can run."""
+        worker.wake()
+        timer_loop.wake()
+
     service = IncidentService(
         db=db,
         policy=policy,
         clock=clock,
         announce_channel=settings.announce_channel,
-        on_commit=worker.wake,
+        on_commit=committed,
     )
     lifecycle = IncidentLifecycle(
         db=db,
         policy=policy,
         clock=clock,
-        mention=chat.user_mention,
-        group_mention=chat.group_mention,
-        on_commit=worker.wake,
+        renderer=renderer,
+        on_commit=committed,
     )
     timers = Timers(
         db=db,
         policy=policy,
         clock=clock,
-        mention=chat.user_mention,
-        group_mention=chat.group_mention,
+        renderer=renderer,
         on_commit=worker.wake,
     )
+    # The ticker reads the next deadline itself after each tick: its commits need no wake.
+    timer_loop = TimerLoop(
+        timers=timers, clock=clock, poll=timedelta(seconds=settings.tick_seconds)
+    )
     capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
+    views = IncidentViews(db=db, policy=policy, renderer=renderer, clock=clock)
+    inbound = Inbound(
+        policy=policy, renderer=renderer, service=service, lifecycle=lifecycle, views=views
+    )
+    submissions = FormSubmissions(service=service, lifecycle=lifecycle, capture=capture)
+    flags = TimelineFlags(policy=policy, capture=capture, views=views, chat=chat)
+    follow_ups = Background()
     bolt: AsyncApp | None = None
     if client is not None and settings.slack_configured:
         bolt = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret,
-            # Our listeners ack themselves; Bolt must not wait for their follow-up work.
-            process_before_response=False,
+            # The HTTP answer is sent when a listener returns, not polled for: listeners
+            # decide and ack, and hand what follows to `follow_ups`.
+            process_before_response=True,
         )
-        forms = handlers.slack.forms.Forms(service=service, lifecycle=lifecycle, policy=policy)
-        handlers.slack.commands.register(
-            bolt, service=service, lifecycle=lifecycle, db=db, clock=clock, forms=forms
-        )
-        handlers.slack.forms.register(bolt, forms=forms)
-        handlers.slack.events.register(
+        slack_chat = chat if isinstance(chat, SlackChat) else SlackChat(client)
+        handlers.slack.register(
             bolt,
-            events=handlers.slack.events.TimelineEvents(capture=capture, policy=policy, db=db),
+            handlers.slack.SlackGlue(
+                inbound=inbound,
+                submissions=submissions,
+                flags=flags,
+                forms=slack_chat,
+                background=follow_ups,
+            ),
         )
-        handlers.slack.buttons.register(bolt, lifecycle=lifecycle)
     return Warroom(
         settings=settings,
         policy=policy,
@@ -142,8 +167,11 @@ def build(
         service=service,
         lifecycle=lifecycle,
         capture=capture,
+        inbound=inbound,
+        follow_ups=follow_ups,
         worker=worker,
         timers=timers,
+        timer_loop=timer_loop,
         http=http,
         bolt=bolt,
     )
@@ -190,16 +218,6 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
     return api
 
 
-def _tick(timers: Timers) -> Callable[[], Awaitable[None]]:
-    async def tick() -> None:
-        try:
-            await timers.tick()
-        except Exception:  # the database may be briefly away; the next tick fires it
-            log.exception("timer tick failed")
-
-    return tick
-
-
 def _lifespan(warroom: Warroom) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -218,8 +236,17 @@ def _lifespan(warroom: Warroom) -> Any:
         warroom.background.append(asyncio.create_task(worker.run_forever()))
         # APScheduler only ticks this process; due work lives in the database.
         scheduler.add_job(worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries")
+        # Timers run at their next deadline; the poll is the safety net that also learns
+        # the deadlines other processes wrote. A coroutine, so that APScheduler calls it on
+        # the event loop: an asyncio.Event must not be set from its thread pool.
+        timer_loop = warroom.timer_loop
+
+        async def poll_timers() -> None:
+            timer_loop.wake()
+
+        warroom.background.append(asyncio.create_task(timer_loop.run_forever()))
         scheduler.add_job(
-            _tick(warroom.timers),
+            poll_timers,
             "interval",
             seconds=settings.tick_seconds,
             id="timers",
@@ -243,6 +270,7 @@ def _lifespan(warroom: Warroom) -> Any:
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            await warroom.follow_ups.close()
             for task in warroom.background:
                 task.cancel()
             await asyncio.gather(*warroom.background, return_exceptions=True)

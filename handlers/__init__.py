@@ -1,23 +1,16 @@
-"""Inbound adapters: each module registers its listeners on a Bolt app with `register()`.
+"""Inbound adapters, one package per source: `handlers/slack/` today, Teams and alert
+webhooks next. Each translates its payloads into the core's requests (`bot.inbound`).
 
-`SLASH_COMMANDS`, `ACTION_IDS`, `SHORTCUTS` and `EVENTS` list everything registered, so
-`manifest.yml` can be checked against the code.
+`SLASH_COMMANDS`, `ACTION_IDS`, `SHORTCUTS` and `EVENTS` list everything the Slack glue
+registers, so `manifest.yml` can be checked against the code.
 """
 
 from bot.inbound.commands import COMMAND
-from bot.incidents.cards import (
-    ACKNOWLEDGE_ACTION,
-    ESCALATE_ACTION,
-    POST_UPDATE_ACTION,
-    RESOLVE_ACTION,
-)
+from bot.inbound.dispatch import BUTTON_COMMANDS
+from handlers.slack.events import EVENTS as SLACK_EVENTS
+from handlers.slack.events import SHORTCUT
 
 SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
-ACTION_IDS: tuple[str, ...] = (
-    ACKNOWLEDGE_ACTION,
-    POST_UPDATE_ACTION,
-    ESCALATE_ACTION,
-    RESOLVE_ACTION,
-)
-SHORTCUTS: tuple[str, ...] = ("incident.add_to_timeline",)
-EVENTS: tuple[str, ...] = ("pin_added", "pin_removed", "reaction_added", "reaction_removed")
+ACTION_IDS: tuple[str, ...] = tuple(BUTTON_COMMANDS)
+SHORTCUTS: tuple[str, ...] = (SHORTCUT,)
+EVENTS: tuple[str, ...] = tuple(sorted(SLACK_EVENTS))

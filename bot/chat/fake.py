@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.chat.port import Message, OpenedChannel
+from bot.chat.port import ChatMessage, Message, OpenedChannel
 from bot.errors import ChannelNameTaken, DeliveryError
 
 
@@ -18,6 +18,7 @@ class FakeChannel:
     members: set[str] = field(default_factory=set)
     messages: dict[str, Message] = field(default_factory=dict)
     pins: set[str] = field(default_factory=set)
+    said: dict[str, tuple[str, str]] = field(default_factory=dict)  # people's messages
 
 
 class FakeChat:
@@ -89,15 +90,28 @@ class FakeChat:
         self._enter("reply_privately")
         self.private_replies.append((channel_id, user_id, text))
 
-    def channel_mention(self, channel_id: str) -> str:
-        return f"<#{channel_id}>"
-
-    def user_mention(self, user_id: str) -> str:
-        return f"<@{user_id}>"
-
     async def group_members(self, *, group_id: str) -> list[str]:
         self._enter("group_members")
         return list(self.groups.get(group_id, []))
 
-    def group_mention(self, group_id: str) -> str:
-        return f"<!subteam^{group_id}>"
+    def post_as(self, user_id: str, channel_id: str, text: str) -> str:
+        """A person's message, for capture tests; returns its reference."""
+        ref = f"{next(self._ids)}.000200"
+        self._channel(channel_id).said[ref] = (user_id, text)
+        return ref
+
+    async def read_message(self, *, channel_id: str, message_ref: str) -> ChatMessage | None:
+        self._enter("read_message")
+        said = self._channel(channel_id).said.get(message_ref)
+        if said is None:
+            return None
+        return ChatMessage(
+            channel_id=channel_id,
+            ref=message_ref,
+            author=said[0],
+            text=said[1],
+            permalink=await self.permalink(channel_id=channel_id, message_ref=message_ref),
+        )
+
+    async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
+        return f"https://chat.example/{channel_id}/{message_ref}"

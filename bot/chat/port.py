@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from bot.errors import ChannelNameTaken, DeliveryError
@@ -34,6 +35,23 @@ class Message:
     fallback: str
     marker: str | None = None
     buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message in a channel, as the platform has it."""
+
+    channel_id: str
+    ref: str  # the platform's own id for the message
+    author: str | None
+    text: str  # our Markdown's references in place of the platform's mentions
+    posted_at: datetime | None = None
+    permalink: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What identifies the message across flags: one timeline entry per message."""
+        return f"{self.channel_id}:{self.ref}"
 
 
 @dataclass(frozen=True)
@@ -73,14 +91,10 @@ class ChatPlatform(Protocol):
         """The people in a user group (an on-call team)."""
         ...
 
-    def group_mention(self, group_id: str) -> str:
-        """Markup that notifies a whole user group."""
+    async def read_message(self, *, channel_id: str, message_ref: str) -> ChatMessage | None:
+        """A message as the platform has it now, with its permalink; None if unreadable."""
         ...
 
-    def channel_mention(self, channel_id: str) -> str:
-        """Markup that links to a channel in this platform's messages."""
-        ...
-
-    def user_mention(self, user_id: str) -> str:
-        """Markup that names a person in this platform's messages."""
+    async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
+        """A link to a message, if the platform gives one."""
         ...

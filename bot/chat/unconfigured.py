@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.chat.port import Message, OpenedChannel
+from bot.chat.port import ChatMessage, Message, OpenedChannel
 from bot.errors import DeliveryError
 
 # Retried slowly: nothing can land until the process restarts with a platform configured.
@@ -41,11 +41,8 @@ class UnconfiguredChat:
     async def group_members(self, *, group_id: str) -> list[str]:
         raise _unavailable("read a group")
 
-    def group_mention(self, group_id: str) -> str:
-        return group_id
+    async def read_message(self, *, channel_id: str, message_ref: str) -> ChatMessage | None:
+        return None
 
-    def channel_mention(self, channel_id: str) -> str:
-        return channel_id
-
-    def user_mention(self, user_id: str) -> str:
-        return user_id
+    async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
+        return None

@@ -137,7 +137,6 @@ class ChatEffects:
             roles=roles,
             policy=self._policy,
             renderer=self._renderer,
-            mention=self._chat.user_mention,
             now=self._clock(),
         )
 
@@ -176,11 +175,8 @@ class ChatEffects:
     async def announce(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
         target = str(delivery.payload["channel"])
-        message = announcement(
-            incident,
-            renderer=self._renderer,
-            channel_mention=self._chat.channel_mention(self._channel_of(incident)),
-        )
+        self._channel_of(incident)  # the announcement links to the channel: it must exist
+        message = announcement(incident, renderer=self._renderer)
         await self._post_once(target, message, delivery)
 
     async def _post_once(self, channel_id: str, message: Message, delivery: Delivery) -> None:

@@ -17,11 +17,12 @@ from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import parse_duration
 from bot.text.markdown import escape_markdown
+from bot.text.templates import Renderer
 
 COMMAND = "/incident"
 _INCIDENT_KEY = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
-# A person: Slack's escaped mention (<@U123|name>, as slash commands send it) or a bare id.
-_USER = re.compile(r"^(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@?([UW][A-Z0-9]{2,}))$")
+# A person, as our Markdown references them (the platform adapter translated its mention).
+_USER = re.compile(r"^<user:([A-Za-z0-9._:@-]{1,120})>$")
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def _parse_role(rest: str) -> RoleCommand:
         raise UsageError(
             f"{_shown(words[1])} is not a person: mention them, e.g. @alex", usage="role"
         )
-    return RoleCommand(number, words[0].lower(), match.group(1) or match.group(2))
+    return RoleCommand(number, words[0].lower(), match.group(1))
 
 
 def _parse_roles(rest: str) -> RolesCommand:
@@ -353,22 +354,17 @@ def _unquote(title: str) -> str:
     return title
 
 
-def usage(policy: Policy, *, subcommand: str | None = None) -> str:
-    """Help text in Markdown; with `subcommand`, just that command's line."""
+def usage(policy: Policy, renderer: Renderer, *, subcommand: str | None = None) -> str:
+    """Help text in Markdown; with `subcommand`, just that command's usage line."""
+    severities = [(level.name, level.description) for level in policy.severities]
     if subcommand in _BY_NAME:
-        return f"Usage: `{escape_markdown(_BY_NAME[subcommand].usage)}`\n{_severity_line(policy)}"
-    lines = [f"**{COMMAND}** runs incidents from chat:"]
-    lines += [f"• `{escape_markdown(sub.usage)}`: {sub.summary}" for sub in SUBCOMMANDS]
-    lines.append("In an incident's channel, commands act on that incident; elsewhere name it.")
-    lines.append(_severity_line(policy))
-    if policy.roles:
-        lines.append("Roles: " + ", ".join(sorted(policy.roles)))
-    return "\n".join(lines)
-
-
-def _severity_line(policy: Policy) -> str:
-    described = [
-        f"{level.name} ({level.description})" if level.description else level.name
-        for level in policy.severities
-    ]
-    return "Severities: " + ", ".join(described)
+        return renderer.render(
+            "usage_line.md.j2", usage=_BY_NAME[subcommand].usage, severities=severities
+        )
+    return renderer.render(
+        "help.md.j2",
+        command=COMMAND,
+        subcommands=[(sub.usage, sub.summary) for sub in SUBCOMMANDS],
+        severities=severities,
+        roles=sorted(policy.roles),
+    )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.delivery.outbox import DeliveryKind
-from bot.errors import UserError
+from bot.errors import IncidentNotFound, NotAnIncidentChannel, UserError
 from bot.incidents.status import IllegalTransition, Status, incident_key, transition
 from bot.incidents.timeline import record
 from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
@@ -59,13 +59,18 @@ def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> 
         raise UserError("name the incident, e.g. INC-7")
     incident = session.scalars(query).first()
     if incident is None:
-        if ref.number is not None:
-            raise UserError(f"there is no {incident_key(ref.number)}")
-        raise UserError(
-            "this is not an incident channel: run the command in one, or name the incident "
-            "(e.g. INC-7)"
-        )
+        raise not_found(ref)
     return incident
+
+
+def not_found(ref: IncidentRef) -> IncidentNotFound:
+    """What a missing incident reads like; a private one hidden from its viewer reads the same."""
+    if ref.number is not None:
+        return IncidentNotFound(f"there is no {incident_key(ref.number)}")
+    return NotAnIncidentChannel(
+        "this is not an incident channel: run the command in one, or name the incident "
+        "(e.g. INC-7)"
+    )
 
 
 def card_refresh_waiting(session: Session, incident_id: int) -> bool:

@@ -7,8 +7,7 @@ removes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.chat.port import ChatMessage
 from bot.clock import Clock
 from bot.errors import UserError
 from bot.incidents.access import IncidentRef, Outcome
@@ -26,25 +26,6 @@ from bot.storage.database import Database
 from bot.storage.models import Incident, ProcessedEvent, TimelineEntry, TimelineKind
 
 MAX_CAPTURED_TEXT = 3000
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    channel_id: str
-    ref: str  # the platform's id for the message (Slack: its ts)
-    author: str | None
-    text: str
-    permalink: str | None = None
-
-    @property
-    def source(self) -> str:
-        return f"{self.channel_id}:{self.ref}"
-
-    def posted_at(self, fallback: datetime) -> datetime:
-        try:
-            return datetime.fromtimestamp(float(self.ref), tz=UTC)
-        except ValueError:
-            return fallback
 
 
 class TimelineCapture:
@@ -62,7 +43,7 @@ class TimelineCapture:
                 session,
                 incident_id=incident.id or 0,
                 kind=TimelineKind.MESSAGE,
-                at=message.posted_at(now),
+                at=message.posted_at or now,
                 actor=message.author,
                 text=message.text[:MAX_CAPTURED_TEXT],
                 data={"permalink": message.permalink, "added_by": actor},

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from bot.chat.port import Button, Message
 from bot.incidents.status import Status, incident_key
-from bot.incidents.timeline import Mention, TimelineLine, lines
+from bot.incidents.timeline import TimelineLine, lines
 from bot.policy.schema import Policy
 from bot.storage.models import Incident, IncidentRole, TimelineEntry
 from bot.text.durations import format_elapsed
-from bot.text.markdown import Trusted
+from bot.text.markdown import Trusted, channel_ref, user_ref
 from bot.text.templates import Renderer
 
 CARD_TEMPLATE = "incident_active.md.j2"
@@ -53,10 +53,9 @@ def card_view(
     *,
     roles: Sequence[IncidentRole] = (),
     policy: Policy,
-    mention: Mention,
     now: datetime | None = None,
 ) -> CardView:
-    timeline = lines(entries, mention=mention)
+    timeline = lines(entries)
     shown = timeline[-CARD_TIMELINE_LINES:]
     try:
         description = policy.severity(incident.severity).description
@@ -75,9 +74,9 @@ def card_view(
         overdue=_overdue(incident, now),
         timeline=shown,
         earlier_count=len(timeline) - len(shown),
-        acknowledged=_acknowledged(incident, mention),
+        acknowledged=_acknowledged(incident),
         resolution=incident.resolution if incident.status is Status.RESOLVED else "",
-        roles=[(held.role.capitalize(), Trusted(mention(held.user_id))) for held in roles],
+        roles=[(held.role.capitalize(), user_ref(held.user_id)) for held in roles],
     )
 
 
@@ -88,11 +87,11 @@ def _overdue(incident: Incident, now: datetime | None) -> str:
     return f"overdue by {format_elapsed(now - deadline)}"
 
 
-def _acknowledged(incident: Incident, mention: Mention) -> Trusted | None:
+def _acknowledged(incident: Incident) -> Trusted | None:
     if incident.acknowledged_at is None:
         return None
     after = format_elapsed(incident.acknowledged_at - incident.started_at)
-    return Trusted(f"by {mention(incident.acknowledged_by or '')} after {after}")
+    return Trusted(f"by {user_ref(incident.acknowledged_by or '')} after {after}")
 
 
 def incident_card(
@@ -102,10 +101,9 @@ def incident_card(
     roles: Sequence[IncidentRole] = (),
     policy: Policy,
     renderer: Renderer,
-    mention: Mention,
     now: datetime | None = None,
 ) -> Message:
-    view = card_view(incident, entries, roles=roles, policy=policy, mention=mention, now=now)
+    view = card_view(incident, entries, roles=roles, policy=policy, now=now)
     icon = "🔴" if view.is_open else "✅"
     return Message(
         markdown=renderer.render(CARD_TEMPLATE, card=view),
@@ -172,7 +170,7 @@ def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
     )
 
 
-def announcement(incident: Incident, *, renderer: Renderer, channel_mention: str) -> Message:
+def announcement(incident: Incident, *, renderer: Renderer) -> Message:
     key = incident_key(incident.number)
     return Message(
         markdown=renderer.render(
@@ -180,7 +178,7 @@ def announcement(incident: Incident, *, renderer: Renderer, channel_mention: str
             key=key,
             severity=incident.severity,
             title=incident.title,
-            channel=Trusted(channel_mention),
+            channel=channel_ref(incident.channel_id or ""),
         ),
         fallback=f"🔴 {key} declared ({incident.severity}): {incident.title}",
         marker=f"announcement:{key}",

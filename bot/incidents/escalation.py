@@ -14,19 +14,20 @@ from bot.delivery.outbox import DeliveryKind, enqueue
 from bot.incidents.access import write_entry
 from bot.incidents.members import add_member
 from bot.incidents.status import incident_key
-from bot.incidents.timeline import Mention
 from bot.policy.business_hours import next_business_day_deadline
 from bot.policy.schema import EscalationLevel, Policy
 from bot.storage.models import Delivery, Incident, TimelineKind
-from bot.text.markdown import escape_markdown
+from bot.text.markdown import group_ref, user_ref
+from bot.text.templates import Renderer
+
+ESCALATED_TEMPLATE = "escalated.md.j2"
 
 
 @dataclass(frozen=True)
 class Reacher:
-    """Platform markup for the people and groups a level calls."""
+    """Reaches a level: logs it, invites and notifies its people, pages its pagers."""
 
-    mention: Mention
-    group_mention: Mention
+    renderer: Renderer
 
     def reach(
         self,
@@ -53,16 +54,17 @@ class Reacher:
         pages = contacts.pager_targets()
         if actor is None and not (contacts.users or contacts.usergroups or pages):
             return  # an automatic step that calls nobody is logged, not announced
-        who = [self.mention(u) for u in contacts.users]
-        who += [self.group_mention(g) for g in contacts.usergroups]
-        who += [f"the {next(iter(p))} pager" for p in pages]
-        called = " ".join(who) if who else "nobody: no contacts are set for this level"
-        by = self.mention(actor) if actor else "warroom"
-        why = f": {escape_markdown(reason)}" if reason else ""
+        called: list[str] = [user_ref(u) for u in contacts.users]
+        called += [group_ref(g) for g in contacts.usergroups]
+        called += [f"the {next(iter(p))} pager" for p in pages]
         key = incident_key(incident.number)
-        markdown = (
-            f"🚨 **{key} escalated to {escape_markdown(level.label())}** by {by}{why}\n"
-            f"Called: {called}"
+        markdown = self.renderer.render(
+            ESCALATED_TEMPLATE,
+            key=key,
+            level=level.label(),
+            by=user_ref(actor) if actor else "warroom",
+            reason=reason,
+            called=called,
         )
         owed: list[tuple[DeliveryKind, dict[str, object]]] = []
         if contacts.users:

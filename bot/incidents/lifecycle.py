@@ -30,13 +30,12 @@ from bot.incidents.access import (
 from bot.incidents.escalation import Reacher, follow_up_pages, next_escalation_due
 from bot.incidents.members import add_member, holder_of, is_member, roles_of
 from bot.incidents.status import Status, incident_key
-from bot.incidents.timeline import Mention
 from bot.policy.schema import GuardedAction, Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident, IncidentRole, TimelineKind, set_next_update
 from bot.text.durations import format_elapsed
-from bot.text.markdown import escape_markdown, single_line
-from bot.text.templates import format_utc
+from bot.text.markdown import escape_markdown, single_line, user_ref
+from bot.text.templates import Renderer, format_utc
 
 MAX_NOTE_LENGTH = 3000
 # The guarded changes, as the refusal names them.
@@ -50,15 +49,14 @@ class IncidentLifecycle:
         db: Database,
         policy: Policy,
         clock: Clock,
-        mention: Mention = str,
-        group_mention: Mention = str,
+        renderer: Renderer,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
         self._policy = policy
         self._clock = clock
-        self._mention = mention
-        self._reacher = Reacher(mention=mention, group_mention=group_mention)
+        self._renderer = renderer
+        self._reacher = Reacher(renderer=renderer)
         self._on_commit = on_commit
 
     async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
@@ -92,7 +90,7 @@ class IncidentLifecycle:
         def change(session: Session, incident: Incident, now: datetime) -> str:
             key = incident_key(incident.number)
             if incident.acknowledged_at is not None:
-                by = self._mention(incident.acknowledged_by or "")
+                by = user_ref(incident.acknowledged_by or "")
                 raise UserError(f"{key} was already acknowledged by {by}")
             if not incident.status.is_open:
                 raise UserError(f"{key} is {incident.status.label}: nothing to acknowledge")
@@ -203,9 +201,13 @@ class IncidentLifecycle:
                 if incident.next_update_at
                 else "No further updates scheduled"
             )
-            markdown = (
-                f"📣 **Update on {key}** ({incident.status.label}) from {self._mention(actor)}:\n"
-                f"{escape_markdown(text)}\n_{next_line}_"
+            markdown = self._renderer.render(
+                "status_update.md.j2",
+                key=key,
+                status=incident.status.label,
+                who=user_ref(actor),
+                text=text,
+                next_update_at=incident.next_update_at,
             )
             assert incident.id is not None
             owed: list[tuple[DeliveryKind, dict[str, object]]] = [
@@ -251,7 +253,7 @@ class IncidentLifecycle:
         if description is None:
             known = ", ".join(sorted(self._policy.roles)) or "none configured"
             raise UserError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
-        who = self._mention(user)
+        who = user_ref(user)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             key = incident_key(incident.number)
@@ -281,7 +283,9 @@ class IncidentLifecycle:
                 actor,
                 data={"role": role, "user": user, "previous": previous},
             )
-            told = f"{who} is now **{role}** of {key}. {escape_markdown(description)}"
+            told = self._renderer.render(
+                "role_assigned.md.j2", who=who, role=role, key=key, description=description
+            )
             owed: list[tuple[DeliveryKind, dict[str, object]]] = [
                 (DeliveryKind.INVITE, {"users": [user]}),
                 (DeliveryKind.POST_MESSAGE, {"markdown": told, "fallback": f"{role} of {key}"}),
@@ -334,7 +338,7 @@ class IncidentLifecycle:
         }
         if actor in rule.users or actor in holders:
             return
-        allowed = [f"the {role}" for role in rule.roles] + [self._mention(u) for u in rule.users]
+        allowed = [f"the {role}" for role in rule.roles] + [user_ref(u) for u in rule.users]
         raise UserError(
             f"only {' or '.join(allowed) or 'nobody'} may {ACTION_WORDS[action]} {key} "
             "(set in the policy's permissions)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,9 +13,8 @@ from sqlmodel import SQLModel, col
 
 from bot.storage.models import TimelineEntry, TimelineKind
 from bot.text.durations import format_elapsed
-from bot.text.markdown import Trusted, escape_markdown
+from bot.text.markdown import Trusted, escape_markdown, user_ref
 
-Mention = Callable[[str], str]
 _INSERT_ENTRY = SQLModel.metadata.tables["timeline_entry"].insert()
 
 
@@ -60,9 +59,9 @@ def entries_of(session: Session, incident_id: int) -> list[TimelineEntry]:
     return list(rows)
 
 
-def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
+def describe(entry: TimelineEntry) -> Trusted:
     """One entry as a Markdown line: who did what. User text is escaped here."""
-    who = mention(entry.actor) if entry.actor else "warroom"
+    who = user_ref(entry.actor) if entry.actor else "warroom"
     text = escape_markdown(entry.text)
     data = entry.data
     match entry.kind:
@@ -82,7 +81,7 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
             line = f"Escalated to {level} by {who}"
         case TimelineKind.ROLE_ASSIGNED:
             role = escape_markdown(str(data.get("role", "?")))
-            line = f"{mention(str(data.get('user', '?')))} assigned {role} by {who}"
+            line = f"{user_ref(str(data.get('user', '?')))} assigned {role} by {who}"
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"
@@ -92,8 +91,8 @@ def describe(entry: TimelineEntry, *, mention: Mention) -> Trusted:
     return Trusted(f"{line}: {text}" if text else line)
 
 
-def lines(entries: Sequence[TimelineEntry], *, mention: Mention) -> list[TimelineLine]:
+def lines(entries: Sequence[TimelineEntry]) -> list[TimelineLine]:
     ordered = sorted(entries, key=lambda entry: (entry.at, entry.id or 0))
     return [
-        TimelineLine(at=entry.at, markdown=describe(entry, mention=mention)) for entry in ordered
+        TimelineLine(at=entry.at, markdown=describe(entry)) for entry in ordered
     ]

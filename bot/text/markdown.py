@@ -21,6 +21,27 @@ class Trusted(str):
     __slots__ = ()
 
 
+# References to people, groups and channels in our Markdown. Each platform's adapter turns
+# them into its own markup (Slack: <@U…>, <!subteam^S…>, <#C…>). User text can never
+# forge one: escaping turns its `<` into `\<`.
+REFERENCE = re.compile(r"<(?P<kind>user|group|channel):(?P<id>[A-Za-z0-9._:@-]{1,120})>")
+
+
+def user_ref(user_id: str) -> Trusted:
+    """Names a person; the platform notifies them."""
+    return Trusted(f"<user:{user_id}>")
+
+
+def group_ref(group_id: str) -> Trusted:
+    """Names a user group (an on-call team); the platform notifies its members."""
+    return Trusted(f"<group:{group_id}>")
+
+
+def channel_ref(channel_id: str) -> Trusted:
+    """Links to a channel."""
+    return Trusted(f"<channel:{channel_id}>")
+
+
 def escape_markdown(text: str) -> str:
     """Backslash-escape everything Markdown or chat markup could interpret."""
     if isinstance(text, Trusted):

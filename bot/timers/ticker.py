@@ -1,6 +1,6 @@
 """Timers that never miss: due work is read from the stored incidents, not kept in memory.
 
-Each process ticks (APScheduler) and fires what is due in one transaction per batch:
+Each process ticks (see schedule.py) and fires what is due in one transaction per batch:
 the due incidents are locked with SELECT … FOR UPDATE SKIP LOCKED, the reminder is
 queued in the outbox and the next due time is written back before the commit. Several
 processes on one Postgres therefore never fire the same reminder twice, and a process
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
@@ -24,16 +24,20 @@ from bot.incidents.access import card_refresh_waiting
 from bot.incidents.escalation import Reacher, ack_deadline, next_escalation_due, next_path_step
 from bot.incidents.members import holder_of
 from bot.incidents.status import Status, incident_key
-from bot.incidents.timeline import Mention
 from bot.policy.schema import Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident
 from bot.text.durations import format_elapsed
-from bot.text.templates import format_utc
+from bot.text.markdown import user_ref
+from bot.text.templates import Renderer
 
 log = logging.getLogger(__name__)
 
 OPEN = (Status.INVESTIGATING, Status.MITIGATING)
+# The earliest of each kind of deadline; both columns are indexed, like the status.
+_NEXT_DEADLINES = select(
+    func.min(col(Incident.next_reminder_at)), func.min(col(Incident.next_escalation_at))
+).where(col(Incident.status).in_(OPEN))
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,15 @@ class Timers:
         db: Database,
         policy: Policy,
         clock: Clock,
-        mention: Mention = str,
-        group_mention: Mention = str,
+        renderer: Renderer,
         on_commit: Callable[[], None] = lambda: None,
         batch_size: int = 200,
     ) -> None:
         self._db = db
         self._policy = policy
         self._clock = clock
-        self._mention = mention
-        self._reacher = Reacher(mention=mention, group_mention=group_mention)
+        self._renderer = renderer
+        self._reacher = Reacher(renderer=renderer)
         self._on_commit = on_commit
         self._batch_size = batch_size
 
@@ -144,11 +147,12 @@ class Timers:
         incident_id = incident.id or 0
         deadline = incident.next_update_at or now
         commander = holder_of(session, incident_id=incident_id, role="commander")
-        who = self._mention(commander.user_id if commander else incident.declared_by)
-        markdown = (
-            f"⏰ **{key}: the next update was due at {format_utc(deadline)}** "
-            f"(overdue by {format_elapsed(now - deadline)}). {who}, please post one: "
-            "`/incident update`"
+        markdown = self._renderer.render(
+            "reminder.md.j2",
+            key=key,
+            due_at=deadline,
+            overdue=format_elapsed(now - deadline),
+            who=user_ref(commander.user_id if commander else incident.declared_by),
         )
         cadence = self._policy.severity(incident.severity).update_every
         # Again every cadence while overdue; an update or the resolution resets it.
@@ -161,3 +165,15 @@ class Timers:
             owed.append((DeliveryKind.UPDATE_CARD, {}))
         enqueue(session, incident_id=incident_id, owed=owed, now=now)
         log.info("reminded %s: update overdue since %s", key, deadline)
+
+    async def next_deadline(self) -> datetime | None:
+        """When the next reminder or escalation of an open incident is due (None: none).
+
+        Past deadlines count: whatever is due and not fired yet (another process may be
+        firing it) is what the ticker must look at first."""
+
+        def earliest(session: Session) -> datetime | None:
+            due = [d for d in session.execute(_NEXT_DEADLINES).one() if d is not None]
+            return min(due) if due else None
+
+        return await self._db.transaction(earliest)

@@ -1,65 +1,56 @@
-"""Buttons on the incident card. Acked at once; a refusal reaches only the person who
-pressed, as an ephemeral explanation."""
+"""Buttons on the incident card: acked at once, then checked and run like the command
+each stands for. A refusal reaches only the person who pressed."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.chat.slack.blocks import to_mrkdwn
-from bot.errors import UserError
-from bot.incidents.access import IncidentRef, Outcome
-from bot.incidents.cards import ACKNOWLEDGE_ACTION, ESCALATE_ACTION, RESOLVE_ACTION
-from bot.incidents.lifecycle import IncidentLifecycle
+from bot.inbound.dispatch import BUTTON_COMMANDS, Inbound
+from bot.inbound.requests import ButtonPress, Reply
+from handlers.slack.background import Background
+from handlers.slack.payloads import dig, requester_of, text_at
+from handlers.slack.replies import FormOpener, respond_with
 
-log = logging.getLogger(__name__)
+UNREADABLE = Reply("⚠️ That button press could not be read; please try again.")
 
 
-def register(app: AsyncApp, *, lifecycle: IncidentLifecycle) -> None:
-    buttons = CardButtons(lifecycle)
-    app.action(ACKNOWLEDGE_ACTION)(buttons.acknowledge)
-    app.action(RESOLVE_ACTION)(buttons.resolve)
-    app.action(ESCALATE_ACTION)(buttons.escalate)
+def button_press(body: dict[str, Any]) -> ButtonPress | None:
+    requester = requester_of(body)
+    actions = dig(body, "actions")
+    if requester is None or not isinstance(actions, list) or not actions:
+        return None
+    action = actions[0] if isinstance(actions[0], dict) else {}
+    action_id, value = action.get("action_id"), action.get("value")
+    if not isinstance(action_id, str) or not isinstance(value, str):
+        return None
+    return ButtonPress(requester=requester, action=action_id, value=value)
 
 
 class CardButtons:
-    def __init__(self, lifecycle: IncidentLifecycle) -> None:
-        self._lifecycle = lifecycle
+    def __init__(self, *, inbound: Inbound, forms: FormOpener, background: Background) -> None:
+        self._inbound = inbound
+        self._forms = forms
+        self._background = background
 
-    async def acknowledge(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def press(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await self._press(body, respond, self._lifecycle.acknowledge)
-
-    async def resolve(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await self._press(body, respond, self._lifecycle.resolve)
-
-    async def escalate(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await self._press(body, respond, self._lifecycle.escalate)
-
-    async def _press(
-        self,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        use_case: Callable[..., Awaitable[Outcome]],
-    ) -> None:
-        user = str(body["user"]["id"])
-        try:
-            number = int(body["actions"][0]["value"])
-        except (KeyError, IndexError, ValueError):
-            log.warning("card button without an incident number: %s", body.get("actions"))
+        press = button_press(body)
+        if press is None:
+            self._background.spawn(respond_with(respond, UNREADABLE), what="a refusal")
             return
-        try:
-            via = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-            await use_case(IncidentRef(number=number, via=via), actor=user)
-        except UserError as error:
-            # The card itself shows what changed; only a refusal needs words.
-            await respond(
-                text=f":warning: {to_mrkdwn(str(error))}.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        self._background.spawn(
+            self._run(press, text_at(body, "trigger_id"), respond), what=f"button {press.action}"
+        )
+
+    async def _run(self, press: ButtonPress, trigger: str | None, respond: AsyncRespond) -> None:
+        reply = await self._inbound.press(press)
+        if reply.form is not None and trigger is not None:
+            await self._forms.open_form(trigger_id=trigger, form=reply.form)
+        await respond_with(respond, reply)
+
+
+def register(app: AsyncApp, *, buttons: CardButtons) -> None:
+    for action in BUTTON_COMMANDS:
+        app.action(action)(buttons.press)

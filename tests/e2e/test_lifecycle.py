@@ -42,7 +42,7 @@ def test_run_an_incident_from_its_channel(sender: SlackSender, slack: FakeSlack)
     here = channel.id
 
     assert answer(sender, "ack", here, user="U0ONCALL").startswith(
-        ":white_check_mark: INC-1 acknowledged after"
+        "✅ INC-1 acknowledged after"
     )
     card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
     assert "already acknowledged by <@U0ONCALL>" in answer(sender, "ack", here)
@@ -217,7 +217,10 @@ def test_roles_invite_and_tell_and_make_private_incidents_visible(
     roles = sender.command("roles", channel=channel.id).json()
     assert "commander: <@U0ALEX>" in str(roles) and "scribe: nobody yet" in str(roles)
     assert "role 'commander' needs a person" in answer(sender, "role commander", channel.id)
-    assert "is private" in answer(sender, "timeline INC-1", "C0GENERAL", user="U0STRANGER")
+    # To anyone else a private incident reads exactly like a number never used.
+    stranger = answer(sender, "timeline INC-1", "C0GENERAL", user="U0STRANGER")
+    assert stranger == answer(sender, "timeline INC-99", "C0GENERAL", user="U0STRANGER")
+    assert "there is no INC-1" in stranger
 
 
 def test_escalate_from_the_command_and_the_card(

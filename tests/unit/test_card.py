@@ -21,10 +21,6 @@ GOLDEN = Path(__file__).with_name("golden")
 STARTED = datetime(2026, 11, 22, 14, 8, tzinfo=UTC)
 
 
-def mention(user: str) -> str:
-    return f"<@{user}>"
-
-
 def make_incident(**overrides: Any) -> Incident:
     values: dict[str, Any] = dict(
         id=1,
@@ -53,9 +49,7 @@ def declared_entry() -> TimelineEntry:
 
 
 def render_card(incident: Incident, entries: list[TimelineEntry]) -> Message:
-    return incident_card(
-        incident, entries, policy=default_policy(), renderer=Renderer(), mention=mention
-    )
+    return incident_card(incident, entries, policy=default_policy(), renderer=Renderer())
 
 
 def check_golden(name: str, actual: str) -> None:
@@ -84,18 +78,18 @@ def test_labels_are_bold_in_slack() -> None:
 
 
 def test_user_text_pings_nobody_and_stays_text() -> None:
-    hostile = "<!channel> @here <https://evil.example|click> **bold** & <@U999>"
+    hostile = "<!channel> @here <https://evil.example|click> **bold** & <@U999> <user:U998>"
     card = incident_card(
         make_incident(title=hostile, impact="<!everyone>"),
         [declared_entry()],
         policy=default_policy(),
         renderer=Renderer(),
-        mention=mention,
     )
     text = "\n".join(b["text"]["text"] for b in to_blocks(card) if b["type"] == "section")
     assert "<!channel>" not in text and "<!everyone>" not in text and "<https://evil" not in text
     assert "<@U999>" not in text
     assert "&lt;!channel&gt; @here &lt;https://evil.example|click&gt;" in text
+    assert "<@U998>" not in text  # nor can it forge one of our references
     assert "<@U012AB3CD>" in text  # the application's own mention still works
 
 
@@ -105,7 +99,6 @@ def test_severity_without_cadence_and_resolved_card() -> None:
         [declared_entry()],
         policy=default_policy(),
         renderer=Renderer(),
-        mention=mention,
     )
     assert "**Next Update**: No scheduled updates" in card.markdown
     resolved = incident_card(
@@ -113,7 +106,6 @@ def test_severity_without_cadence_and_resolved_card() -> None:
         [],
         policy=default_policy(),
         renderer=Renderer(),
-        mention=mention,
     )
     assert resolved.markdown.startswith("# ✅ INCIDENT RESOLVED · INC-7")
     assert "No scheduled updates" in resolved.markdown
@@ -131,9 +123,7 @@ def test_long_timelines_show_the_latest_lines_and_a_count() -> None:
         )
         for i in range(500)
     ]
-    card = incident_card(
-        make_incident(), entries, policy=default_policy(), renderer=Renderer(), mention=mention
-    )
+    card = incident_card(make_incident(), entries, policy=default_policy(), renderer=Renderer())
     assert (
         "… 490 earlier" in card.markdown
         and "note 499" in card.markdown
@@ -145,9 +135,7 @@ def test_long_timelines_show_the_latest_lines_and_a_count() -> None:
 
 
 def test_announcement_links_the_channel() -> None:
-    message = announcement(
-        make_incident(title="A <b>"), renderer=Renderer(), channel_mention="<#C0NEW>"
-    )
-    assert message.markdown == "🔴 **INC-7** declared (SEV2): A \\<b\\> · join <#C0NEW>\n"
+    message = announcement(make_incident(title="A <b>", channel_id="C0NEW"), renderer=Renderer())
+    assert message.markdown == "🔴 **INC-7** declared (SEV2): A \\<b\\> · join <channel:C0NEW>\n"
     (block,) = to_blocks(message)
     assert block["text"]["text"] == "🔴 *INC-7* declared (SEV2): A &lt;b&gt; · join <#C0NEW>"

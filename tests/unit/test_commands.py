@@ -25,6 +25,7 @@ from bot.inbound.commands import (
 from bot.incidents.status import Status
 from bot.policy.schema import default_policy
 from bot.text.markdown import escape_markdown
+from bot.text.templates import Renderer
 
 
 def test_declare_alone_opens_the_form() -> None:
@@ -73,11 +74,11 @@ def test_bad_commands_say_what_is_wrong(text: str, message: str) -> None:
 
 
 def test_help_is_generated_from_the_table_and_lists_severities() -> None:
-    text = usage(default_policy())
+    text = usage(default_policy(), Renderer())
     for sub in SUBCOMMANDS:
         assert escape_markdown(sub.usage) in text
     assert "SEV1 (Complete outage)" in text and "SEV4 (Minimal impact)" in text
-    assert usage(default_policy(), subcommand="declare").startswith(
+    assert usage(default_policy(), Renderer(), subcommand="declare").startswith(
         "Usage: `/incident declare \\[--private\\] \\<severity\\> \\<title\\>`"
     )
 
@@ -124,9 +125,8 @@ def test_incident_command_errors(text: str, message: str, subcommand: str) -> No
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("role commander <@U0ALEX|alex>", RoleCommand(None, "commander", "U0ALEX")),
-        ("role INC-4 Scribe <@W0ALEX>", RoleCommand(4, "scribe", "W0ALEX")),
-        ("role comms @U0SAM", RoleCommand(None, "comms", "U0SAM")),
+        ("role commander <user:U0ALEX>", RoleCommand(None, "commander", "U0ALEX")),
+        ("role INC-4 Scribe <user:W0ALEX>", RoleCommand(4, "scribe", "W0ALEX")),
         ("roles", RolesCommand(None)),
         ("timeline INC-2", TimelineCommand(2)),
         ("list", ListCommand()),
@@ -142,7 +142,8 @@ def test_role_and_view_commands(text: str, expected: object) -> None:
         ("role", "role needs a role and a person"),
         ("role commander", "role 'commander' needs a person"),
         ("role commander alex", "'alex' is not a person"),
-        ("role commander <@U1> <@U2>", "role takes one role and one person"),
+        ("role commander <user:U1> <user:U2>", "role takes one role and one person"),
+        ("role comms @U0SAM", "'@U0SAM' is not a person"),
         ("list everything", "list takes no text"),
     ],
 )

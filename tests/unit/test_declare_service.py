@@ -41,7 +41,7 @@ async def test_deliveries_open_invite_post_pin_and_announce(harness: Harness) ->
     assert channel.pins == {card_ref}
     assert channel.messages[card_ref].markdown.startswith("# 🔴 INCIDENT ACTIVE · INC-1")
     (announcement,) = harness.chat.channels["C0ANNOUNCE"].messages.values()
-    assert f"<#{channel.id}>" in announcement.markdown
+    assert f"<channel:{channel.id}>" in announcement.markdown
     (incident,) = await harness.incidents()
     assert (incident.channel_id, incident.card_ref) == (channel.id, card_ref)
     assert all(d.state is DeliveryState.DONE for d in await harness.deliveries())

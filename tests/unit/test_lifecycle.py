@@ -42,12 +42,12 @@ async def test_acknowledge_records_who_and_how_fast_and_edits_the_card(harness: 
     await harness.worker.drain()
     (stored,) = await harness.incidents()
     assert stored.acknowledged_by == "U0ONCALL" and stored.acknowledged_at == harness.clock.now
-    assert "**Acknowledged**: by <@U0ONCALL> after 4 min" in card_text(harness, stored)
-    assert "Acknowledged by <@U0ONCALL> after 4 min" in card_text(harness, stored)
+    assert "**Acknowledged**: by <user:U0ONCALL> after 4 min" in card_text(harness, stored)
+    assert "Acknowledged by <user:U0ONCALL> after 4 min" in card_text(harness, stored)
     assert (
         len(harness.chat.channels[stored.channel_id or ""].messages) == 1
     )  # edited, not re-posted
-    with pytest.raises(UserError, match="already acknowledged by <@U0ONCALL>"):
+    with pytest.raises(UserError, match="already acknowledged by <user:U0ONCALL>"):
         await harness.lifecycle.acknowledge(here, actor="U0OTHER")
     assert await kinds(harness) == [TimelineKind.DECLARED, TimelineKind.ACKNOWLEDGED]
 
@@ -62,7 +62,7 @@ async def test_status_moves_through_the_table_and_refuses_illegal_moves(harness:
     await harness.worker.drain()
     (stored,) = await harness.incidents()
     assert stored.status is Status.MITIGATING
-    assert "Status Investigating → Mitigating by <@U1>: rolled back" in card_text(harness, stored)
+    assert "Status Investigating → Mitigating by <user:U1>: rolled back" in card_text(harness, stored)
 
 
 async def test_resolve_posts_the_all_clear_and_a_second_resolve_is_refused(
@@ -132,7 +132,7 @@ async def test_severity_changes_are_logged_and_bring_the_next_update_forward(
     with pytest.raises(UnknownSeverity):
         await harness.lifecycle.set_severity(here, actor="U1", severity="sev9")
     await harness.worker.drain()
-    assert "Severity SEV1 → SEV3 by <@U1>" in card_text(harness, stored)
+    assert "Severity SEV1 → SEV3 by <user:U1>" in card_text(harness, stored)
 
 
 async def test_notes_are_escaped_on_the_card(harness: Harness) -> None:
@@ -142,7 +142,7 @@ async def test_notes_are_escaped_on_the_card(harness: Harness) -> None:
         await harness.lifecycle.add_note(here, actor="U1", text="   ")
     await harness.worker.drain()
     (stored,) = await harness.incidents()
-    assert "Note by <@U1>: \\<!channel\\> look at \\*this\\*" in card_text(harness, stored)
+    assert "Note by <user:U1>: \\<!channel\\> look at \\*this\\*" in card_text(harness, stored)
 
 
 async def test_incidents_are_found_by_number_or_channel(harness: Harness) -> None:
@@ -167,7 +167,7 @@ async def test_card_refreshes_coalesce_while_waiting(harness: Harness) -> None:
 async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> None:
     _, here = await open_incident(harness)
     outcome = await harness.lifecycle.assign_role(here, actor="U1", role="Commander", user="U0ALEX")
-    assert outcome.summary == "<@U0ALEX> is now commander of INC-1"
+    assert outcome.summary == "<user:U0ALEX> is now commander of INC-1"
     with pytest.raises(UserError, match="already commander"):
         await harness.lifecycle.assign_role(here, actor="U1", role="commander", user="U0ALEX")
     with pytest.raises(UserError, match="unknown role 'pilot'; use one of commander, comms"):
@@ -180,8 +180,8 @@ async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> No
     told = [m.markdown for m in channel.messages.values() if "is now **commander**" in m.markdown]
     assert len(told) == 2 and "Incident Commander: leads the response" in told[0]
     card = card_text(harness, stored)
-    assert "**Roles**: Commander <@U0SAM>" in card
-    assert "<@U0SAM> assigned commander by <@U1>" in card
+    assert "**Roles**: Commander <user:U0SAM>" in card
+    assert "<user:U0SAM> assigned commander by <user:U1>" in card
 
 
 async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: Harness) -> None:
@@ -204,9 +204,9 @@ async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: 
     channel = harness.chat.channels[stored.channel_id or ""]
     assert {"U0ONCALL", "U0LEAD1", "U0LEAD2"} <= channel.members
     posted = [m.markdown for m in channel.messages.values() if m.markdown.startswith("🚨")]
-    assert "escalated to L1 On-call** by <@U1>: need DB expertise\nCalled: <@U0ONCALL>" in posted[0]
-    assert "Called: <!subteam^S0LEADS>" in posted[1]
-    assert "Escalated to L2 Tech lead by <@U1>" in card_text(harness, stored)
+    assert "escalated to L1 On-call** by <user:U1>: need DB expertise\nCalled: <user:U0ONCALL>" in posted[0]
+    assert "Called: <group:S0LEADS>" in posted[1]
+    assert "Escalated to L2 Tech lead by <user:U1>" in card_text(harness, stored)
 
 
 async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) -> None:
@@ -219,7 +219,7 @@ async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) 
     policy = harness.lifecycle._policy
     rules = {"resolve": Permission(roles=("commander",), users=("U0BOSS",))}
     harness.lifecycle._policy = policy.model_copy(update={"permissions": rules})
-    with pytest.raises(UserError, match=r"only the commander or <@U0BOSS> may resolve INC-1"):
+    with pytest.raises(UserError, match=r"only the commander or <user:U0BOSS> may resolve INC-1"):
         await harness.lifecycle.resolve(here, actor="U0DECLARER")
     await harness.lifecycle.assign_role(here, actor="U0DECLARER", role="commander", user="U0ALEX")
     await harness.lifecycle.resolve(here, actor="U0ALEX")

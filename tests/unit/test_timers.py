@@ -6,6 +6,7 @@ import asyncio
 
 from bot.incidents.declare import Declaration
 from bot.policy.schema import Contacts
+from bot.text.templates import Renderer
 from bot.timers.ticker import Timers
 from tests.unit.conftest import Harness
 from tests.unit.test_lifecycle import card_text, open_incident
@@ -27,7 +28,7 @@ async def test_an_overdue_update_is_reminded_each_cadence_until_an_update(harnes
     await harness.worker.drain()
     (first,) = reminders(harness, channel)
     assert "the next update was due at 2026-11-22 14:38 UTC** (overdue by 3 min)" in first
-    assert "<@U0DECLARER>, please post one" in first
+    assert "<user:U0DECLARER>, please post one" in first
     (stored,) = await harness.incidents()
     assert "⚠️ overdue by 3 min" in card_text(harness, stored)
 
@@ -37,7 +38,7 @@ async def test_an_overdue_update_is_reminded_each_cadence_until_an_update(harnes
     harness.clock.advance(minutes=30)
     await harness.timers.tick()
     await harness.worker.drain()
-    assert "<@U0CMD>, please post one" in reminders(harness, channel)[-1]
+    assert "<user:U0CMD>, please post one" in reminders(harness, channel)[-1]
 
     await harness.lifecycle.post_update(here, actor="U0CMD", text="Fix deployed")
     harness.clock.advance(minutes=29)
@@ -63,7 +64,13 @@ async def test_several_tickers_fire_each_reminder_once(harness: Harness) -> None
         await open_incident(harness, f"Outage {i}")
     harness.clock.advance(minutes=31)
     others = [
-        Timers(db=harness.db, policy=harness.lifecycle._policy, clock=harness.clock, batch_size=3)
+        Timers(
+            db=harness.db,
+            policy=harness.lifecycle._policy,
+            clock=harness.clock,
+            renderer=Renderer(),
+            batch_size=3,
+        )
         for _ in range(3)
     ]
     fired = await asyncio.gather(*(t.tick() for t in others), harness.timers.tick())

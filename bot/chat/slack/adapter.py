@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -14,9 +15,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.port import Message, OpenedChannel
+from bot.chat.port import ChatMessage, Message, OpenedChannel
 from bot.chat.slack.blocks import slack_escape, to_blocks
+from bot.chat.slack.forms import to_modal
+from bot.chat.slack.markup import from_slack_text, message_time
 from bot.errors import ChannelNameTaken, DeliveryError
+from bot.inbound.forms import Form
+
+log = logging.getLogger(__name__)
 
 MARKER_EVENT_TYPE = "warroom_message"
 # Errors that mean "try again later" rather than "this request is wrong".
@@ -154,11 +160,52 @@ class SlackChat:
         )
         return [str(user) for user in data.get("users", [])]
 
-    def group_mention(self, group_id: str) -> str:
-        return f"<!subteam^{group_id}>"
+    async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
+        try:
+            link = await self._call(
+                "chat.getPermalink",
+                self._client.chat_getPermalink(channel=channel_id, message_ts=message_ref),
+            )
+        except DeliveryError:
+            return None  # the entry still names the author and the time
+        value = link.get("permalink")
+        return str(value) if value else None
 
-    def channel_mention(self, channel_id: str) -> str:
-        return f"<#{channel_id}>"
+    async def read_message(self, *, channel_id: str, message_ref: str) -> ChatMessage | None:
+        ts = message_ref
+        try:
+            found = await self._call(
+                "conversations.history",
+                self._client.conversations_history(
+                    channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
+                ),
+            )
+            messages = found.get("messages") or []
+            if not messages:  # a reply in a thread is not in the channel's history
+                found = await self._call(
+                    "conversations.replies",
+                    self._client.conversations_replies(
+                        channel=channel_id, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1
+                    ),
+                )
+                messages = [m for m in found.get("messages") or [] if m.get("ts") == ts]
+        except DeliveryError as error:
+            log.warning("cannot read message %s in %s: %s", ts, channel_id, error)
+            return None
+        if not messages:
+            return None
+        message = messages[0]
+        return ChatMessage(
+            channel_id=channel_id,
+            ref=ts,
+            author=message.get("user"),
+            text=from_slack_text(str(message.get("text", ""))),
+            posted_at=message_time(ts),
+            permalink=await self.permalink(channel_id=channel_id, message_ref=ts),
+        )
 
-    def user_mention(self, user_id: str) -> str:
-        return f"<@{user_id}>"
+    async def open_form(self, *, trigger_id: str, form: Form) -> None:
+        """Show a form to the person whose request carried `trigger_id` (valid 3 s)."""
+        await self._call(
+            "views.open", self._client.views_open(trigger_id=trigger_id, view=to_modal(form))
+        )

@@ -1,8 +1,9 @@
 """Our Markdown to Slack Block Kit: headings become header blocks, the rest mrkdwn sections.
 
 The Markdown is the small dialect our templates use: `# heading`, `**bold**`, `*italic*`,
-`~~strike~~`, `[text](url)`, `- item`, backslash escapes (user text), and raw `<…>` that
-the application inserted on purpose (mentions, channel links).
+`~~strike~~`, `[text](url)`, `- item`, backslash escapes (user text), and references to
+people, groups and channels (`<user:U…>`, `<group:S…>`, `<channel:C…>`), which become
+Slack's own mentions. Any other `<` is shown as typed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ _INLINE = re.compile(
     r"|~~(?P<strike>.+?)~~"
     r"|(?<![\w*])\*(?P<italic>[^*\s](?:[^*]*[^*\s])?)\*(?![\w*])"
     r"|\[(?P<label>[^\]]+)\]\((?P<url>[^)\s]+)\)"
-    r"|(?P<raw><[^<>\s][^<>]*>)"
+    r"|<(?P<ref>user|group|channel):(?P<ref_id>[A-Za-z0-9._:@-]{1,120})>"
     r"|(?P<amp>&)|(?P<lt><)|(?P<gt>>)",
     re.DOTALL,
 )
+_SLACK_REFERENCE = {"user": "<@{}>", "group": "<!subteam^{}>", "channel": "<#{}>"}
 _LIST_ITEM = re.compile(r"^(\s*)[-*+] ", re.MULTILINE)
 
 
@@ -51,8 +53,8 @@ def to_mrkdwn(markdown: str) -> str:
                 return f"~{to_mrkdwn(value)}~"
             case "url":  # the last group of a link; its label comes before it
                 return f"<{value}|{slack_escape(_plain(match.group('label')))}>"
-            case "raw":
-                return value
+            case "ref_id":  # the last group of a reference; its kind comes before it
+                return _SLACK_REFERENCE[match.group("ref")].format(value)
             case "amp":
                 return "&amp;"
             case "lt":
@@ -62,6 +64,14 @@ def to_mrkdwn(markdown: str) -> str:
         return match.group(0)
 
     return _INLINE.sub(replace, _LIST_ITEM.sub(r"\1• ", markdown))
+
+
+def to_plain(markdown: str) -> str:
+    """For Slack's plain-text places (form errors): references shown as their ids."""
+    return _plain(_REFERENCE_TEXT.sub(r"\g<id>", markdown))
+
+
+_REFERENCE_TEXT = re.compile(r"<(?:user|group|channel):(?P<id>[A-Za-z0-9._:@-]{1,120})>")
 
 
 def _plain(markdown: str) -> str:

@@ -1,0 +1,206 @@
+"""Requests from any chat platform, run through the parser and the use cases, answered
+with a platform-neutral `Reply`. The Slack glue (handlers/slack/) and, later, the Teams
+glue only translate payloads to these requests and show the replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.errors import UsageError, UserError
+from bot.inbound.commands import (
+    AcknowledgeCommand,
+    Command,
+    DeclareCommand,
+    DeclareFormCommand,
+    EscalateCommand,
+    HelpCommand,
+    IncidentCommand,
+    ListCommand,
+    NoteCommand,
+    ReopenCommand,
+    ResolveCommand,
+    RoleCommand,
+    RolesCommand,
+    SeverityCommand,
+    StatusCommand,
+    TimelineCommand,
+    UpdateCommand,
+    parse_command,
+    usage,
+)
+from bot.inbound.forms import declare_form, update_form
+from bot.inbound.requests import ButtonPress, CommandRequest, Reply, Requester
+from bot.incidents.access import IncidentRef, Outcome
+from bot.incidents.cards import (
+    ACKNOWLEDGE_ACTION,
+    ESCALATE_ACTION,
+    POST_UPDATE_ACTION,
+    RESOLVE_ACTION,
+)
+from bot.incidents.declare import Declaration, IncidentService
+from bot.incidents.lifecycle import IncidentLifecycle
+from bot.incidents.status import incident_key
+from bot.incidents.views import IncidentViews
+from bot.policy.schema import Policy
+from bot.text.markdown import escape_markdown
+from bot.text.templates import Renderer
+
+log = logging.getLogger(__name__)
+
+FAILED = "❌ That could not be stored, so nothing changed. Please try again."
+# What each card button stands for: pressing it is checked like typing the command.
+BUTTON_COMMANDS: dict[str, Callable[[int], Command]] = {
+    ACKNOWLEDGE_ACTION: AcknowledgeCommand,
+    RESOLVE_ACTION: ResolveCommand,
+    ESCALATE_ACTION: EscalateCommand,
+    POST_UPDATE_ACTION: UpdateCommand,
+}
+
+
+def refusal(error: UserError, usage_text: str = "") -> Reply:
+    """A request refused with its reason: only the requester sees it."""
+    hint = f"\n{usage_text}" if usage_text else ""
+    return Reply(f"⚠️ {error}.{hint}".rstrip())
+
+
+def ref_for(parsed: IncidentCommand, requester: Requester) -> IncidentRef:
+    """The incident named (INC-N), else the one whose channel the request came from."""
+    if parsed.number is not None:
+        return IncidentRef(number=parsed.number, via=requester.channel_id)
+    return IncidentRef(channel_id=requester.channel_id)
+
+
+class Inbound:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        renderer: Renderer,
+        service: IncidentService,
+        lifecycle: IncidentLifecycle,
+        views: IncidentViews,
+    ) -> None:
+        self._policy = policy
+        self._renderer = renderer
+        self._service = service
+        self._lifecycle = lifecycle
+        self._views = views
+        self._usage_texts: dict[str | None, str] = {}
+
+    def usage(self, subcommand: str | None = None) -> str:
+        # The policy never changes while serving: build each help text once.
+        if subcommand not in self._usage_texts:
+            self._usage_texts[subcommand] = usage(
+                self._policy, self._renderer, subcommand=subcommand
+            )
+        return self._usage_texts[subcommand]
+
+    async def command(self, request: CommandRequest) -> Reply:
+        """`/incident <text>`: parsed, run, answered; never an exception."""
+        return await self._guarded(lambda: self._command(request))
+
+    async def press(self, press: ButtonPress) -> Reply:
+        """A card button: the card itself shows what changed, so success says nothing."""
+        make = BUTTON_COMMANDS.get(press.action)
+        try:
+            number = int(press.value)
+        except ValueError:
+            number = -1
+        if make is None or number < 0:
+            log.warning("button %s with value %r: not ours", press.action, press.value[:40])
+            return Reply("⚠️ That button no longer works here.")
+        parsed = make(number)
+
+        async def run() -> Reply:
+            if isinstance(parsed, UpdateCommand):
+                return await self._update_form(parsed, press.requester)
+            await self._change(parsed, press.requester)
+            return Reply()
+
+        return await self._guarded(run)
+
+    async def _guarded(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        try:
+            return await work()
+        except UsageError as error:  # a command that does not parse: how to type it
+            return refusal(error, self.usage(error.usage))
+        except UserError as error:
+            return refusal(error, self.usage(error.usage) if error.usage else "")
+        except Exception:
+            log.exception("request failed")
+            return Reply(FAILED)
+
+    async def _command(self, request: CommandRequest) -> Reply:
+        requester = request.requester
+        parsed = parse_command(request.text)
+        match parsed:
+            case HelpCommand():
+                return Reply(self.usage())
+            case DeclareFormCommand():
+                return Reply(form=declare_form(self._policy, origin_channel=requester.channel_id))
+            case UpdateCommand(text=""):
+                return await self._update_form(parsed, requester)
+            case ListCommand():
+                return Reply(await self._views.open_list(viewer=requester.user_id), paged=True)
+            case RolesCommand():
+                ref = ref_for(parsed, requester)
+                return Reply(await self._views.roles(ref, viewer=requester.user_id), paged=True)
+            case TimelineCommand():
+                ref = ref_for(parsed, requester)
+                return Reply(await self._views.timeline(ref, viewer=requester.user_id), paged=True)
+            case DeclareCommand():
+                return await self._declare(parsed, requester)
+        outcome = await self._change(parsed, requester)
+        return Reply(f"✅ {outcome.summary}")
+
+    async def _declare(self, parsed: DeclareCommand, requester: Requester) -> Reply:
+        try:
+            incident = await self._service.declare(
+                Declaration(
+                    title=parsed.title,
+                    severity=parsed.severity,
+                    private=parsed.private,
+                    declared_by=requester.user_id,
+                    declared_in=requester.channel_id,
+                )
+            )
+        except UserError as error:
+            return refusal(error, self.usage("declare"))
+        return Reply(
+            f"Declaring {incident_key(incident.number)} ({incident.severity}) "
+            f"{escape_markdown(incident.title)}: opening its channel and inviting you; "
+            "the status card will be pinned there."
+        )
+
+    async def _update_form(self, parsed: UpdateCommand, requester: Requester) -> Reply:
+        incident = await self._lifecycle.incident(ref_for(parsed, requester))
+        if not incident.status.is_open:
+            key, status = incident_key(incident.number), incident.status.label
+            raise UserError(f"{key} is {status}: reopen it to post updates")
+        return Reply(form=update_form(incident, self._policy))
+
+    async def _change(self, parsed: Command, requester: Requester) -> Outcome:
+        assert isinstance(parsed, IncidentCommand), parsed
+        ref, actor = ref_for(parsed, requester), requester.user_id
+        lifecycle = self._lifecycle
+        match parsed:
+            case AcknowledgeCommand():
+                return await lifecycle.acknowledge(ref, actor=actor)
+            case StatusCommand(status=status, note=note):
+                return await lifecycle.set_status(ref, actor=actor, status=status, note=note)
+            case SeverityCommand(severity=severity):
+                return await lifecycle.set_severity(ref, actor=actor, severity=severity)
+            case NoteCommand(text=text):
+                return await lifecycle.add_note(ref, actor=actor, text=text)
+            case ResolveCommand(resolution=resolution):
+                return await lifecycle.resolve(ref, actor=actor, resolution=resolution)
+            case ReopenCommand():
+                return await lifecycle.reopen(ref, actor=actor)
+            case UpdateCommand(text=text, next_in=next_in):
+                return await lifecycle.post_update(ref, actor=actor, text=text, next_in=next_in)
+            case EscalateCommand(reason=reason):
+                return await lifecycle.escalate(ref, actor=actor, reason=reason)
+            case RoleCommand(role=role, user=assignee):
+                return await lifecycle.assign_role(ref, actor=actor, role=role, user=assignee)
+        raise AssertionError(f"no use case for {parsed!r}")
