@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         try:
             await warroom.db.ping()
             body["pending_deliveries"] = await pending_count(warroom.db)
+            body["follow_ups"] = warroom.follow_ups.running
         except Exception as exc:
             body.update(status="unavailable", database=f"error: {type(exc).__name__}")
             return JSONResponse(body, status_code=503)

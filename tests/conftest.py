@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from bot.storage.database import upgrade_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = PROJECT_ROOT.parent / "shared"
-SPECS_DIR = SHARED_DIR / "specs" / "slack"
+# Vendored with their licences (tests/specs/README.md): a plain clone runs every test.
+SPECS_DIR = PROJECT_ROOT / "tests" / "specs" / "slack"
 
 
 class SteppingClock:
@@ -67,11 +67,3 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def requires_specs() -> pytest.MarkDecorator:
-    return pytest.mark.skipif(
-        not SPECS_DIR.is_dir(),
-        reason=f"Slack specs not found at {SPECS_DIR} (the shared/ folder sits beside the "
-        "project in its development tree, not in a plain clone)",
-    )

@@ -15,7 +15,7 @@ from datetime import timedelta
 from bot.errors import UsageError
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
-from bot.text.durations import parse_duration
+from bot.text.durations import format_duration, parse_duration
 from bot.text.markdown import escape_markdown
 from bot.text.templates import Renderer
 
@@ -145,8 +145,20 @@ class Subcommand:
         return f"{COMMAND} {self.name} {self.arguments}".rstrip()
 
 
+# What a refusal quotes of the input: enough to recognise it, never the whole of it.
+SHOWN_LIMIT = 40
+# The longest "Next Update" a person may ask for: beyond it, nobody is being told anything.
+MAX_NEXT_UPDATE = timedelta(days=7)
+_OPTION = re.compile(r"^--?[A-Za-z]")
+# After the title only a whole `--word` reads as an option: "errors -EU" is a title.
+_TRAILING_OPTION = re.compile(r"^(--[A-Za-z][A-Za-z-]*|-p)$", re.IGNORECASE)
+
+
 def _shown(typed: str) -> str:
-    return escape_markdown(repr(typed.strip()))
+    typed = typed.strip()
+    if len(typed) > SHOWN_LIMIT:
+        typed = typed[: SHOWN_LIMIT - 1] + "…"
+    return escape_markdown(repr(typed))
 
 
 def _split_key(rest: str) -> tuple[int | None, str]:
@@ -158,17 +170,30 @@ def _split_key(rest: str) -> tuple[int | None, str]:
 
 
 def _parse_declare(rest: str) -> DeclareCommand | DeclareFormCommand:
+    """`[options] <severity> [options] <title> [--private]`: options in any order."""
     if not rest.strip():
         return DeclareFormCommand()
     private = False
-    words = rest.split(maxsplit=1)
-    while words and words[0].lower() in ("--private", "-p"):
+    # Words with their places, so the title keeps its spacing and quotes as typed.
+    words = list(re.finditer(r"\S+", rest))
+    severity: str | None = None
+    while words and (severity is None or _OPTION.match(words[0].group())):
+        word = words.pop(0).group()
+        if word.lower() in ("--private", "-p"):
+            private = True
+        elif _OPTION.match(word):
+            raise UsageError(f"unknown option {_shown(word)}", usage="declare")
+        else:
+            severity = word
+    # A flag typed after the title still means it: never open in public what was meant private.
+    while words and _TRAILING_OPTION.match(words[-1].group()):
+        word = words.pop().group()
+        if word.lower() not in ("--private", "-p"):
+            raise UsageError(f"unknown option {_shown(word)}", usage="declare")
         private = True
-        words = words[1].split(maxsplit=1) if len(words) > 1 else []
-    if not words:
+    if severity is None:
         raise UsageError("declare needs a severity and a title", usage="declare")
-    severity = words[0]
-    title = words[1].strip() if len(words) > 1 else ""
+    title = rest[words[0].start() : words[-1].end()] if words else ""
     if not title:
         raise UsageError(
             "declare needs a title after the severity, e.g. "
@@ -246,6 +271,11 @@ def _parse_update(rest: str) -> UpdateCommand:
             next_in = parse_duration(words[1])
         except ValueError as error:
             raise UsageError(escape_markdown(str(error)), usage="update") from None
+        if not timedelta(0) < next_in <= MAX_NEXT_UPDATE:
+            raise UsageError(
+                f"--next takes a time from 1s to {format_duration(MAX_NEXT_UPDATE)}",
+                usage="update",
+            )
         rest = words[2] if len(words) > 2 else ""
     return UpdateCommand(number, rest.strip(), next_in)
 

@@ -18,6 +18,10 @@ from bot.incidents.timeline import record
 from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
 
 
+# Incident numbers are 32-bit in every database we run on.
+MAX_INCIDENT_NUMBER = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class IncidentRef:
     """Which incident a command means: a number typed (INC-7), else the channel it came from."""
@@ -51,6 +55,8 @@ def locked(session: Session, ref: IncidentRef) -> Incident:
 def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> Incident:
     """The incident `ref` names; UserError saying what is wrong if there is none."""
     query = select(Incident).with_for_update() if lock else select(Incident)
+    if ref.number is not None and not 0 < ref.number <= MAX_INCIDENT_NUMBER:
+        raise not_found(ref)  # a number no database column holds was never handed out
     if ref.number is not None:
         query = query.where(col(Incident.number) == ref.number)
     elif ref.channel_id is not None:
@@ -66,7 +72,9 @@ def find_incident(session: Session, ref: IncidentRef, *, lock: bool = False) -> 
 def not_found(ref: IncidentRef) -> IncidentNotFound:
     """What a missing incident reads like; a private one hidden from its viewer reads the same."""
     if ref.number is not None:
-        return IncidentNotFound(f"there is no {incident_key(ref.number)}")
+        key = incident_key(ref.number)
+        shown = key if len(key) <= 20 else key[:17] + "…"  # never echo a long input back
+        return IncidentNotFound(f"there is no {shown}")
     return NotAnIncidentChannel(
         "this is not an incident channel: run the command in one, or name the incident "
         "(e.g. INC-7)"

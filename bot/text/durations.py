@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,15})\s*([smhd])\s*$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -12,10 +12,14 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(
-            f"invalid duration {text!r}: expected a number and a unit, like 30s, 15m, 1h or 2d"
+            f"invalid duration {text.strip()[:20]!r}: expected a number and a unit, "
+            "like 30s, 15m, 1h or 2d"
         )
     amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    try:
+        return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+    except OverflowError:
+        raise ValueError(f"duration {text.strip()[:20]!r} is longer than any calendar") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -22,7 +22,7 @@ class Trusted(str):
 
 
 # References to people, groups and channels in our Markdown. Each platform's adapter turns
-# them into its own markup (Slack: <@U…>, <!subteam^S…>, <#C…>). User text can never
+# them into its own markup (its mention syntax, group pings, channel links). User text can never
 # forge one: escaping turns its `<` into `\<`.
 REFERENCE = re.compile(r"<(?P<kind>user|group|channel):(?P<id>[A-Za-z0-9._:@-]{1,120})>")
 
@@ -43,11 +43,22 @@ def channel_ref(channel_id: str) -> Trusted:
 
 
 def escape_markdown(text: str) -> str:
-    """Backslash-escape everything Markdown or chat markup could interpret."""
+    """Backslash-escape everything Markdown or chat markup could interpret, except the
+    references to people, groups and channels that the text carries (a note saying who
+    is on it shows that person as a mention; `<!channel>` stays text)."""
     if isinstance(text, Trusted):
         return text
-    escaped = _INLINE_SPECIALS.sub(r"\\\1", text)
-    return _BLOCK_START.sub(r"\1\\\2", escaped)
+    pieces: list[str] = []
+    last = 0
+    for match in REFERENCE.finditer(text):
+        pieces += [_escape_plain(text[last : match.start()]), match.group(0)]
+        last = match.end()
+    pieces.append(_escape_plain(text[last:]))
+    return _BLOCK_START.sub(r"\1\\\2", "".join(pieces))
+
+
+def _escape_plain(text: str) -> str:
+    return _INLINE_SPECIALS.sub(r"\\\1", text)
 
 
 def single_line(text: str) -> str:

@@ -15,6 +15,11 @@ class Background:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def running(self) -> int:
+        """How many are still running (shown in /readyz)."""
+        return len(self._tasks)
+
     def spawn(self, work: Coroutine[Any, Any, None], *, what: str) -> None:
         task = asyncio.ensure_future(self._logged(work, what))
         self._tasks.add(task)  # the loop keeps only weak references to tasks
@@ -26,6 +31,11 @@ class Background:
             await work
         except Exception:
             log.exception("%s failed", what)
+
+    async def idle(self) -> None:
+        """Until everything spawned so far (and what it spawned) has finished."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
         """At shutdown: let what is running finish briefly, then stop it."""

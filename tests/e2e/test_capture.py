@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import uuid
 
@@ -50,7 +49,7 @@ def test_a_pushpin_reaction_captures_the_message_once_and_unreacting_removes_it(
         }
     )
     sender.event(reaction("reaction_added", "U0SAM", channel.id, ts, emoji="eyes"))
-    time.sleep(1)  # give a duplicate the chance to appear
+    sender.server.wait_quiet()  # every event handled, every card edit done
     text = str(card(slack, channel)["blocks"])
     assert text.count("DB CPU at 100% on primary") == 1
 
@@ -79,7 +78,7 @@ def test_messages_elsewhere_and_the_bots_own_pin_are_ignored(
             },
         }
     )
-    time.sleep(1)
+    sender.server.wait_quiet()  # both events decided and any work they started finished
     assert "💬" not in str(card(slack, channel)["blocks"])
 
 

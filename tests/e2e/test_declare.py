@@ -184,7 +184,7 @@ def test_pending_deliveries_survive_a_crash_and_land_once(
     second.start()
     channel, _ = pinned_card(slack, "inc-1-checkout-errors")
     wait_until(lambda: slack.channels["C0ANNOUNCE"].messages, what="the announcement")
-    time.sleep(1)  # a late duplicate would show up within a few ticks
+    second.wait_quiet()  # everything owed has landed: no late duplicate can follow
     assert len([m for m in channel.messages if m.get("blocks")]) == 1
     assert len(slack.channels["C0ANNOUNCE"].messages) == 1
     assert len([c for c in slack.calls_to("conversations.create") if c.status == 200]) == 1

@@ -41,9 +41,7 @@ def test_run_an_incident_from_its_channel(sender: SlackSender, slack: FakeSlack)
     channel = declared(sender, slack)
     here = channel.id
 
-    assert answer(sender, "ack", here, user="U0ONCALL").startswith(
-        "✅ INC-1 acknowledged after"
-    )
+    assert answer(sender, "ack", here, user="U0ONCALL").startswith("✅ INC-1 acknowledged after")
     card_shows(slack, channel, "*Acknowledged*: by <@U0ONCALL> after")
     assert "already acknowledged by <@U0ONCALL>" in answer(sender, "ack", here)
 

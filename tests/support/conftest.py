@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from .fake_slack import FakeSlack
+from tests.conftest import SPECS_DIR
 
-SPECS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "slack"
-if not (SPECS_DIR / "methods").is_dir():
-    pytest.skip(
-        f"Slack specs not found at {SPECS_DIR} (shared/specs/slack beside the project)",
-        allow_module_level=True,
-    )
+from .fake_slack import FakeSlack
 
 
 @pytest.fixture(scope="module")
