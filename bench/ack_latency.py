@@ -17,7 +17,7 @@ Prints the figures, the p99 ratios against the bare app, and whether the targets
 
 SQLite in a temporary directory by default; `--database-url` names a Postgres server whose
 database is used only to create (and afterwards drop) a scratch database for the run.
-Needs the Slack specs beside the project (../shared/specs/slack) for the fake Slack.
+The fake Slack loads the Slack specs vendored in tests/specs/slack (or --specs).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, percentile, start_server  # noqa: E402
+
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 ANNOUNCE_CHANNEL = "C0ANNOUNCE"
@@ -55,20 +56,13 @@ TARGET_CARD_P50_MS = 14.0
 TARGET_PIN_P50_MS = 20.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
     base = b"v0:" + timestamp.encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+def pct(values: list[float], q: float) -> float:
+    return percentile(sorted(values), q)
 
 
 @dataclass
@@ -78,7 +72,7 @@ class Figures:
     errors: int
 
     def pct(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
+        return pct(self.latencies_ms, q)
 
     def line(self) -> str:
         return (
@@ -89,10 +83,13 @@ class Figures:
         )
 
 
-class FakeSlackProcess:
-    """The fake Slack in a process of its own, so it takes no CPU from the load generator."""
+class StampedSlackProcess:
+    """bench/stamped_slack.py in a process of its own, so it takes no CPU from the load
+    generator (bench/support.py's FakeSlackProcess, plus the call stamps)."""
 
     def __init__(self, specs: Path, env: dict[str, str]) -> None:
+        if not specs.is_dir():
+            raise SystemExit(f"the fake Slack needs the Slack specs at {specs} (see --specs)")
         script = ROOT / "bench" / "stamped_slack.py"
         self.process = subprocess.Popen(
             [sys.executable, str(script), str(specs), ANNOUNCE_CHANNEL],
@@ -119,7 +116,7 @@ class FakeSlackProcess:
         return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def command_body(text: str, fake: FakeSlackProcess, i: int) -> bytes:
+def command_body(text: str, fake: StampedSlackProcess, i: int) -> bytes:
     return urllib.parse.urlencode(
         {
             "team_id": "T0WARROOM",
@@ -200,21 +197,21 @@ class Sequential:
 
 
 async def sequential(
-    port: int, fake: FakeSlackProcess | None, count: int, run_id: str
+    port: int, fake: StampedSlackProcess, count: int, run_id: str, *, follow: bool = True
 ) -> Sequential:
-    """Declare `count` incidents one at a time; `fake` None: only the acks (the bare app)."""
+    """Declare `count` incidents one at a time; `follow` False: only the acks (bare app)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     result = Sequential([], [], [], [], 0)
     try:
         async with httpx.AsyncClient() as client:
             for i in range(count):
-                body = command_body(f"declare sev3 Seq {run_id} {i}", fake_or_none(fake), i)
+                body = command_body(f"declare sev3 Seq {run_id} {i}", fake, i)
                 request = signed_request(port, body)
                 sent = time.monotonic()
                 writer.write(request)
                 await read_response(reader)
                 result.ack.append((time.monotonic() - sent) * 1000)
-                if fake is None:
+                if not follow:
                     continue
                 stamps = await fake.declaration(client, f"-seq-{run_id}-{i}")
                 result.create.append((stamps["create"] - sent) * 1000)
@@ -224,27 +221,6 @@ async def sequential(
     finally:
         writer.close()
     return result
-
-
-_ANY_FAKE: FakeSlackProcess | None = None
-
-
-def fake_or_none(fake: FakeSlackProcess | None) -> FakeSlackProcess:
-    assert (fake or _ANY_FAKE) is not None
-    return fake or _ANY_FAKE  # type: ignore[return-value]
-
-
-def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"{cmd} did not start; see {log}")
 
 
 @contextmanager
@@ -279,15 +255,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--sequential", type=int, default=50)
     parser.add_argument("--database-url", help="a Postgres server (default: SQLite)")
-    parser.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs" / "slack")
+    parser.add_argument("--specs", type=Path, default=ROOT / "tests" / "specs" / "slack")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WARROOM_"))}
     env["PYTHONPATH"] = str(ROOT)
-    fake = FakeSlackProcess(args.specs, env)
-    global _ANY_FAKE
-    _ANY_FAKE = fake
+    fake = StampedSlackProcess(args.specs, env)
     with scratch_database(args.database_url, workdir) as database_url:
         env.update(
             SLACK_BOT_TOKEN=TOKEN,
@@ -298,11 +272,11 @@ def main() -> None:
             WARROOM_LOG_LEVEL="WARNING",
         )
         warroom_port, bare_port = free_port(), free_port()
-        warroom = start(
+        warroom = start_server(
             [sys.executable, "-m", "bot", "serve", "--port", str(warroom_port)],
             env, warroom_port, workdir / "warroom.log",
         )  # fmt: skip
-        bare = start(
+        bare = start_server(
             [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(bare_port)],
             env, bare_port, workdir / "bare.log",
         )  # fmt: skip
@@ -334,7 +308,7 @@ def wait_for_deliveries(port: int, timeout: float = 120) -> bool:
 
 
 async def run(
-    args: argparse.Namespace, fake: FakeSlackProcess, warroom_port: int, bare_port: int
+    args: argparse.Namespace, fake: StampedSlackProcess, warroom_port: int, bare_port: int
 ) -> tuple[dict[str, Figures], dict[str, Sequential]]:
     ports = {"warroom": warroom_port, "bare": bare_port}
     helps = [command_body("help", fake, i) for i in range(args.help_requests)]
@@ -344,18 +318,19 @@ async def run(
     results: dict[str, Figures] = {}
     for port in ports.values():  # warm-up: imports, first auth.test, connection pools
         await fire(port, helps[:100], args.concurrency, "warm-up")
-    for app, port in ports.items():
-        results[f"{app} help"] = await fire(port, helps, args.concurrency, f"{app} /incident help")
-    for app, port in ports.items():
-        name = f"{app} /incident declare"
-        results[f"{app} declare"] = await fire(port, declares, args.concurrency, name)
-    # One declaration at a time, once the concurrent ones are all delivered.
-    await asyncio.to_thread(wait_for_deliveries, warroom_port)
+    for phase, bodies in (("help", helps), ("declare", declares)):
+        for app, port in ports.items():
+            name = f"{app} /incident {phase}"
+            results[f"{app} {phase}"] = await fire(port, bodies, args.concurrency, name)
+            # The channels warroom owes are opened after the acks: let them be, so that
+            # they take no CPU from the next app measured (the machine is shared).
+            await asyncio.to_thread(wait_for_deliveries, warroom_port)
+    # Then one declaration at a time.
     run_id = uuid.uuid4().hex[:6]
     await sequential(warroom_port, fake, 3, run_id + "w")  # warm-up of the delivery path
     steps = {
         "warroom": await sequential(warroom_port, fake, args.sequential, run_id),
-        "bare": await sequential(bare_port, None, args.sequential, run_id),
+        "bare": await sequential(bare_port, fake, args.sequential, run_id, follow=False),
     }
     return results, steps
 
@@ -392,8 +367,8 @@ def report(
         "card pins.add": ours.pin,
     }
     for name, values in rows.items():
-        print(f"  {name:<24} p50={percentile(values, 50):7.2f}  p95={percentile(values, 95):7.2f}")
-    card, pin = percentile(ours.card, 50), percentile(ours.pin, 50)
+        print(f"  {name:<24} p50={pct(values, 50):7.2f}  p95={pct(values, 95):7.2f}")
+    card, pin = pct(ours.card, 50), pct(ours.pin, 50)
     print(f"card posted p50 {card:.1f} ms (target <= {TARGET_CARD_P50_MS:.0f} ms)")
     print(f"card pinned p50 {pin:.1f} ms (target <= {TARGET_PIN_P50_MS:.0f} ms)")
     print(f"card edits before the announcement: {ours.edits} (the first card should be right)")

@@ -18,6 +18,7 @@ acceptable for a benchmark, and the test fake itself stays free of benchmark cod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -32,8 +33,8 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.fake_slack import FakeSlack  # noqa: E402
-from tests.support.fake_slack_validation import Problem  # noqa: E402
+from tests.support.fake_slack import FakeSlack
+from tests.support.fake_slack_validation import Problem
 
 WAIT_SECONDS = 10.0
 
@@ -84,10 +85,8 @@ class StampedSlack(FakeSlack):
 
     def declaration(self, suffix: str) -> dict[str, float] | None:
         """The stamps of the declaration whose channel name ends with `suffix`, once complete."""
-        create = next(
-            (s for s in self.stamps if s.method == "conversations.create" and s.name.endswith(suffix)),
-            None,
-        )
+        creates = (s for s in self.stamps if s.method == "conversations.create")
+        create = next((s for s in creates if s.name.endswith(suffix)), None)
         if create is None:
             return None
         found = {"create": create.at}
@@ -109,10 +108,8 @@ class StampedSlack(FakeSlack):
             if time.monotonic() > deadline:
                 return JSONResponse({"error": f"no complete declaration for {suffix}"}, 504)
             changed = self._changed = self._changed or asyncio.Event()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=deadline - time.monotonic())
-            except TimeoutError:
-                pass
         return JSONResponse(found)
 
 

@@ -1,6 +1,6 @@
-"""What the benchmarks share: free ports, the fake Slack in a process of its own, and
-`warroom serve` started and waited for. Free of pytest: tests/e2e/conftest.py skips at
-import time when the Slack specs are absent, and a benchmark should say so itself."""
+"""What the benchmarks share: free ports, the fake Slack in a process of its own,
+`warroom serve` started and waited for, percentiles. Plain scripts need no pytest
+fixtures, so nothing here imports the test suite's conftest files."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 import handlers.slack
 from bot.chat.port import ChatPlatform
@@ -40,6 +41,7 @@ from bot.storage.database import Database
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
+from handlers.slack import intake
 from handlers.slack.background import Background
 
 log = logging.getLogger(__name__)
@@ -182,10 +184,12 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
     api = FastAPI(title="warroom", lifespan=_lifespan(warroom), docs_url=None, redoc_url=None)
     api.state.warroom = warroom
     slack_handler = AsyncSlackRequestHandler(warroom.bolt) if warroom.bolt else None
+    secret = warroom.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret) if secret else None
 
     @api.post("/slack/events")
     async def slack_events(request: Request) -> Response:
-        if slack_handler is None:
+        if slack_handler is None or verifier is None:
             return JSONResponse(
                 {
                     "ok": False,
@@ -194,6 +198,13 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
                 },
                 status_code=503,
             )
+        body = await intake.read_limited(request)
+        if isinstance(body, intake.Refusal):
+            return _refused(body)
+        refusal = intake.check(body, dict(request.headers), verifier)
+        if refusal is not None:
+            return _refused(refusal)
+        request._body = body  # Bolt reads the body again: hand it the bytes already read
         response: Response = await slack_handler.handle(request)
         return response
 
@@ -219,6 +230,13 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
     return api
 
 
+def _refused(refusal: intake.Refusal) -> JSONResponse:
+    body = {"ok": False, "error": refusal.error}
+    if refusal.detail:
+        body["detail"] = refusal.detail
+    return JSONResponse(body, status_code=refusal.status)
+
+
 def _lifespan(warroom: Warroom) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -236,7 +254,15 @@ def _lifespan(warroom: Warroom) -> Any:
             await worker.release_all_leases()  # one process per SQLite file: ours are stale
         warroom.background.append(asyncio.create_task(worker.run_forever()))
         # APScheduler only ticks this process; due work lives in the database.
-        scheduler.add_job(worker.wake, "interval", seconds=settings.tick_seconds, id="deliveries")
+
+        # Coroutines, so APScheduler runs them on the event loop: the wake-ups set asyncio
+        # events, which are not safe to set from its thread pool.
+        async def poll_deliveries() -> None:
+            worker.wake()
+
+        scheduler.add_job(
+            poll_deliveries, "interval", seconds=settings.tick_seconds, id="deliveries"
+        )
         # Timers run at their next deadline; the poll is the safety net that also learns
         # the deadlines other processes wrote. A coroutine, so that APScheduler calls it on
         # the event loop: an asyncio.Event must not be set from its thread pool.

@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="WARROOM_DATABASE_URL")
     config_path: Path | None = Field(default=None, validation_alias="WARROOM_CONFIG")
     announce_channel: str | None = Field(default=None, validation_alias="WARROOM_ANNOUNCE_CHANNEL")
-    # How often each process looks for due timers, and for deliveries besides being woken
-    # by a use case: it bounds how late a reminder or an escalation can be.
+    # The safety net: how often each process looks for due timers and deliveries besides
+    # waking at the next known deadline and after each commit (other processes' changes
+    # on a shared Postgres are learnt this way).
     tick_seconds: float = Field(
         default=0.5, gt=0, validation_alias=AliasChoices("WARROOM_TICK_SECONDS")
     )

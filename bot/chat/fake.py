@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.chat.port import ChatMessage, Message, OpenedChannel
 from bot.errors import ChannelNameTaken, DeliveryError
+
+_NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass
@@ -115,3 +118,12 @@ class FakeChat:
 
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return f"https://chat.example/{channel_id}/{message_ref}"
+
+    def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
+        """Slack's rules in short: lowercase letters, digits and dashes."""
+        slug = _NOT_IN_NAMES.sub("-", title.lower()).strip("-")
+        name = template.format(number=number, slug=slug, severity=severity.lower())
+        return _NOT_IN_NAMES.sub("-", name).strip("-")
+
+    def alternative_channel_name(self, name: str, attempt: int) -> str:
+        return f"{name}-{attempt + 1}"

@@ -98,3 +98,12 @@ class ChatPlatform(Protocol):
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         """A link to a message, if the platform gives one."""
         ...
+
+    def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
+        """The name of an incident's channel from the policy's template (placeholders
+        `number`, `slug`, `severity`), made acceptable to this platform."""
+        ...
+
+    def alternative_channel_name(self, name: str, attempt: int) -> str:
+        """Another name to try when `name` is taken; `attempt` counts from 1."""
+        ...

@@ -46,3 +46,10 @@ class UnconfiguredChat:
 
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return None
+
+    # Nothing is ever opened without a platform: the name only has to be a name.
+    def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
+        return f"inc-{number}"
+
+    def alternative_channel_name(self, name: str, attempt: int) -> str:
+        return f"{name}-{attempt + 1}"

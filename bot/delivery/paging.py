@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-from bot.delivery.outbox import PermanentFailure
 from bot.errors import DeliveryError
 from bot.incidents.status import incident_key
 from bot.policy.schema import Policy
@@ -63,7 +62,9 @@ class Pager:
             lambda session: session.get(Incident, delivery.incident_id)
         )
         if incident is None:
-            raise PermanentFailure(f"incident {delivery.incident_id} is gone")
+            raise DeliveryError(
+                "incident_missing", retryable=False, detail=str(delivery.incident_id)
+            )
         action = str(delivery.payload["action"])
         target: dict[str, Any] = delivery.payload["target"]
         level = str(delivery.payload.get("level", ""))
@@ -72,7 +73,7 @@ class Pager:
         elif "webhook" in target:
             await self._webhook(incident, action, target["webhook"], level)
         else:
-            raise PermanentFailure(f"unknown pager target {target!r}")
+            raise DeliveryError("unknown_pager_target", retryable=False, detail=repr(target))
 
     def _secret(self, name: str) -> str:
         value = self._environ.get(name)
@@ -140,4 +141,8 @@ class Pager:
                 detail=url,
             )
         if response.status_code >= 400:
-            raise PermanentFailure(f"{url} answered {response.status_code}: {response.text[:300]}")
+            raise DeliveryError(
+                f"http_{response.status_code}",
+                retryable=False,  # the receiver says no for good
+                detail=f"{url}: {response.text[:300]}",
+            )

@@ -174,7 +174,9 @@ class Inbound:
         )
 
     async def _update_form(self, parsed: UpdateCommand, requester: Requester) -> Reply:
-        incident = await self._lifecycle.incident(ref_for(parsed, requester))
+        incident = await self._lifecycle.incident(
+            ref_for(parsed, requester), viewer=requester.user_id, action="update"
+        )
         if not incident.status.is_open:
             key, status = incident_key(incident.number), incident.status.label
             raise UserError(f"{key} is {status}: reopen it to post updates")

@@ -61,7 +61,8 @@ class TimelineFlags:
 
     async def unflagged(self, flag: FlaggedMessage) -> None:
         source = f"{flag.channel_id}:{flag.message_ref}"
-        await self._capture.release(IncidentRef(channel_id=flag.channel_id), source)
+        ref = IncidentRef(channel_id=flag.channel_id)
+        await self._capture.release(ref, source, actor=flag.requester.user_id)
 
     async def shortcut(self, shortcut: MessageShortcut) -> Reply:
         """Add the message to its channel's incident, or ask which incident."""

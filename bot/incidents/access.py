@@ -17,7 +17,6 @@ from bot.incidents.status import IllegalTransition, Status, incident_key, transi
 from bot.incidents.timeline import record
 from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
 
-
 # Incident numbers are 32-bit in every database we run on.
 MAX_INCIDENT_NUMBER = 2**31 - 1
 
@@ -76,8 +75,7 @@ def not_found(ref: IncidentRef) -> IncidentNotFound:
         shown = key if len(key) <= 20 else key[:17] + "…"  # never echo a long input back
         return IncidentNotFound(f"there is no {shown}")
     return NotAnIncidentChannel(
-        "this is not an incident channel: run the command in one, or name the incident "
-        "(e.g. INC-7)"
+        "this is not an incident channel: run the command in one, or name the incident (e.g. INC-7)"
     )
 
 

@@ -51,9 +51,9 @@ class TimelineCapture:
             )
             return f"Added to {key}'s timeline"
 
-        return await self._lifecycle.apply(ref, change)
+        return await self._lifecycle.apply(ref, change, action="capture", actor=actor)
 
-    async def release(self, ref: IncidentRef, message_source: str) -> bool:
+    async def release(self, ref: IncidentRef, message_source: str, *, actor: str) -> bool:
         """Remove a captured message's entry; False if there was none."""
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -68,7 +68,7 @@ class TimelineCapture:
             return f"Removed from {incident_key(incident.number)}'s timeline"
 
         try:
-            await self._lifecycle.apply(ref, change)
+            await self._lifecycle.apply(ref, change, action="capture", actor=actor)
         except UserError:
             return False
         return True

@@ -1,5 +1,5 @@
-"""The use cases. Each commits its change, its timeline entry and the chat effects it owes
-in one transaction, then wakes the delivery worker; chat never comes first."""
+"""Declaring an incident: stored with its `declared` entry, the escalation steps already
+due, and its chat set-up owed, in one transaction; chat never comes first."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.chat.slack.channel_names import build_channel_name
 from bot.clock import Clock
-from bot.delivery.outbox import DeliveryKind, enqueue
+from bot.delivery.outbox import DeliveryKind, Handoff, claiming, enqueue
 from bot.errors import UserError
-from bot.incidents.escalation import next_escalation_due
+from bot.incidents.escalation import Reacher, due_path_steps, next_escalation_due
 from bot.incidents.members import add_member
 from bot.incidents.status import Status
 from bot.incidents.timeline import record
-from bot.policy.schema import Policy
+from bot.policy.schema import EscalationLevel, Policy
 from bot.storage.database import Database, next_incident_number
-from bot.storage.models import Incident, TimelineKind, insert_incident
+from bot.storage.models import Delivery, Incident, TimelineKind, insert_incident
 from bot.text.markdown import single_line
+from bot.text.templates import Renderer
 
 MAX_TITLE_LENGTH = 200
 
@@ -35,29 +35,36 @@ class Declaration:
 
 
 class IncidentService:
+    """Declares incidents.
+
+    `handoff`: the local delivery worker. The declaration's deliveries are then leased to
+    it in the declaring transaction and handed over after the commit, so the channel is
+    opened at once; without it the worker finds them on its next poll. `on_commit` runs
+    after every declaration's commit (wake the worker, the timers).
+    """
+
     def __init__(
         self,
         *,
         db: Database,
         policy: Policy,
         clock: Clock,
+        renderer: Renderer | None = None,  # default: the templates of WARROOM_TEMPLATES_DIR
         announce_channel: str | None = None,
         on_commit: Callable[[], None] = lambda: None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = db
         self._policy = policy
         self._clock = clock
+        self._reacher = Reacher(renderer=renderer or Renderer())
         self._announce_channel = announce_channel or policy.announce_channel
         self._on_commit = on_commit
+        self._handoff = handoff
 
     @property
     def policy(self) -> Policy:
         return self._policy
-
-    def channel_name_for(self, *, number: int, title: str, severity: str) -> str:
-        return build_channel_name(
-            self._policy.channel_name, number=number, title=title, severity=severity
-        )
 
     async def declare(self, declaration: Declaration) -> Incident:
         """Open an incident: stored with its `declared` entry and its chat set-up queued."""
@@ -70,57 +77,77 @@ class IncidentService:
                 f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
             )
         now = self._clock()
-
-        first_escalation = next_escalation_due(
-            Incident(
-                number=0,
-                title=title,
-                severity=level.name,
-                status=Status.INVESTIGATING,
-                declared_by=declaration.declared_by,
-                started_at=now,
-            ),
-            self._policy,
+        # What the escalation path makes of it at once (L1 `after: 0s`): reached in this
+        # transaction, so the first card already shows it and the timer has nothing to do
+        # until the step after.
+        planned = Incident(
+            number=0,
+            title=title,
+            severity=level.name,
+            status=Status.INVESTIGATING,
+            declared_by=declaration.declared_by,
+            started_at=now,
+            escalation_level=0,
         )
+        steps = due_path_steps(planned, self._policy, now)
+        planned.escalation_level = steps[-1][0] + 1 if steps else 0
 
-        def store(session: Session) -> Incident:
-            incident = insert_incident(
-                session,
-                number=next_incident_number(session),
-                title=title,
-                severity=level.name,
-                impact=single_line(declaration.impact),
-                status=Status.INVESTIGATING,
-                private=declaration.private,
-                declared_by=declaration.declared_by,
-                declared_in=declaration.declared_in,
-                started_at=now,
-                next_update_at=now + level.update_every if level.update_every else None,
-                next_escalation_at=first_escalation,
-            )
-            assert incident.id is not None
-            add_member(session, incident_id=incident.id, user_id=declaration.declared_by, now=now)
-            record(
-                session,
-                incident_id=incident.id,
-                kind=TimelineKind.DECLARED,
-                at=now,
-                actor=declaration.declared_by,
-                data={"severity": level.name, "private": declaration.private},
-            )
-            name = self.channel_name_for(number=incident.number, title=title, severity=level.name)
-            owed: list[tuple[DeliveryKind, dict[str, object]]] = [
-                (DeliveryKind.OPEN_CHANNEL, {"name": name}),
-                (DeliveryKind.INVITE, {"users": [declaration.declared_by]}),
-                (DeliveryKind.POST_CARD, {}),
-                (DeliveryKind.PIN_CARD, {}),
-            ]
-            if self._announce_channel and not declaration.private:
-                owed.append((DeliveryKind.ANNOUNCE, {"channel": self._announce_channel}))
-            enqueue(session, incident_id=incident.id, owed=owed, now=now)
-            return incident
+        def store(session: Session) -> tuple[Incident, list[Delivery]]:
+            with claiming(session, self._handoff, now=now) as claim:
+                incident = insert_incident(
+                    session,
+                    number=next_incident_number(session),
+                    title=title,
+                    severity=level.name,
+                    impact=single_line(declaration.impact),
+                    status=Status.INVESTIGATING,
+                    private=declaration.private,
+                    declared_by=declaration.declared_by,
+                    declared_in=declaration.declared_in,
+                    started_at=now,
+                    next_update_at=now + level.update_every if level.update_every else None,
+                    escalation_level=planned.escalation_level,
+                    next_escalation_at=next_escalation_due(planned, self._policy),
+                )
+                assert incident.id is not None
+                claim.created(incident.id)
+                add_member(
+                    session, incident_id=incident.id, user_id=declaration.declared_by, now=now
+                )
+                record(
+                    session,
+                    incident_id=incident.id,
+                    kind=TimelineKind.DECLARED,
+                    at=now,
+                    actor=declaration.declared_by,
+                    data={"severity": level.name, "private": declaration.private},
+                )
+                enqueue(session, incident_id=incident.id, owed=self._set_up(declaration), now=now)
+                for _, step in steps:
+                    self._reach(session, incident, step)
+            return incident, claim.claimed
 
         # Urgent: someone is waiting for the answer, ahead of background deliveries.
-        incident = await self._db.transaction(store, urgent=True)
+        incident, claimed = await self._db.transaction(store, urgent=True)
+        if self._handoff is not None:
+            self._handoff.take(claimed)
         self._on_commit()
         return incident
+
+    def _set_up(self, declaration: Declaration) -> list[tuple[DeliveryKind, dict[str, object]]]:
+        """The channel with its card first, for the responders reading it, then the rest."""
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = [
+            (DeliveryKind.OPEN_CHANNEL, {}),  # named when opened: the naming rules are chat's
+            (DeliveryKind.POST_CARD, {}),
+            (DeliveryKind.PIN_CARD, {}),
+            (DeliveryKind.INVITE, {"users": [declaration.declared_by]}),
+        ]
+        if self._announce_channel and not declaration.private:
+            owed.append((DeliveryKind.ANNOUNCE, {"channel": self._announce_channel}))
+        return owed
+
+    def _reach(self, session: Session, incident: Incident, level: EscalationLevel) -> None:
+        # Steps due at declaration have `after: 0s`: their reason is the declaration.
+        self._reacher.reach(
+            session, incident, level, actor=None, reason="declared", now=incident.started_at
+        )

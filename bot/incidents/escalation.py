@@ -94,6 +94,23 @@ def next_path_step(incident: Incident, policy: Policy) -> tuple[int, EscalationL
     return None
 
 
+def due_path_steps(
+    incident: Incident, policy: Policy, now: datetime
+) -> list[tuple[int, EscalationLevel]]:
+    """The levels the automatic path has reached by `now` beyond the incident's current
+    one, in order (at a declaration: those with `after: 0s`). Stops at the first level
+    for this severity that is not due yet, as the path climbs one level at a time."""
+    due: list[tuple[int, EscalationLevel]] = []
+    for index in range(incident.escalation_level, len(policy.escalation)):
+        level = policy.escalation[index]
+        if not applies(level, incident.severity):
+            continue
+        if incident.started_at + level.after > now:
+            break
+        due.append((index, level))
+    return due
+
+
 def ack_deadline(incident: Incident, policy: Policy) -> datetime | None:
     """When an unacknowledged incident breaks its severity's response time."""
     if incident.acknowledged_at is not None or incident.sla_breached:

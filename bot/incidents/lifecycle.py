@@ -28,9 +28,10 @@ from bot.incidents.access import (
     write_entry,
 )
 from bot.incidents.escalation import Reacher, follow_up_pages, next_escalation_due
-from bot.incidents.members import add_member, holder_of, is_member, roles_of
+from bot.incidents.members import add_member, holder_of
+from bot.incidents.permissions import check_access
 from bot.incidents.status import Status, incident_key
-from bot.policy.schema import GuardedAction, Policy
+from bot.policy.schema import Action, Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident, IncidentRole, TimelineKind, set_next_update
 from bot.text.durations import format_elapsed
@@ -38,8 +39,6 @@ from bot.text.markdown import escape_markdown, single_line, user_ref
 from bot.text.templates import Renderer, format_utc
 
 MAX_NOTE_LENGTH = 3000
-# The guarded changes, as the refusal names them.
-ACTION_WORDS = {"resolve": "resolve", "severity": "change the severity of", "escalate": "escalate"}
 
 
 class IncidentLifecycle:
@@ -59,12 +58,16 @@ class IncidentLifecycle:
         self._reacher = Reacher(renderer=renderer)
         self._on_commit = on_commit
 
-    async def apply(self, ref: IncidentRef, change: Change) -> Outcome:
-        """Run `change` on the locked incident, bump its version, refresh its card."""
+    async def apply(
+        self, ref: IncidentRef, change: Change, *, action: Action, actor: str
+    ) -> Outcome:
+        """Run `change` on the locked incident if `actor` may take `action`; bump its
+        version and refresh its card."""
         now = self._clock()
 
         def work(session: Session) -> Outcome:
             incident = locked(session, ref)
+            check_access(session, incident, ref, actor=actor, action=action, policy=self._policy)
             summary = change(session, incident, now)
             # Any change may move the next automatic escalation (ack, severity, resolve…).
             incident.next_escalation_at = next_escalation_due(incident, self._policy)
@@ -82,9 +85,15 @@ class IncidentLifecycle:
         self._on_commit()
         return outcome
 
-    async def incident(self, ref: IncidentRef) -> Incident:
-        """The incident as stored now (read only)."""
-        return await self._db.transaction(lambda session: find_incident(session, ref), urgent=True)
+    async def incident(self, ref: IncidentRef, *, viewer: str, action: Action) -> Incident:
+        """The incident as stored now (read only), if `viewer` may take `action` on it."""
+
+        def read(session: Session) -> Incident:
+            incident = find_incident(session, ref)
+            check_access(session, incident, ref, actor=viewer, action=action, policy=self._policy)
+            return incident
+
+        return await self._db.transaction(read, urgent=True)
 
     async def acknowledge(self, ref: IncidentRef, *, actor: str) -> Outcome:
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -107,7 +116,7 @@ class IncidentLifecycle:
             )
             return f"{key} acknowledged after {format_elapsed(waited)}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="acknowledge", actor=actor)
 
     async def set_status(
         self, ref: IncidentRef, *, actor: str, status: Status, note: str = ""
@@ -122,13 +131,12 @@ class IncidentLifecycle:
                 self._reset_cadence(incident, now)
             return f"{incident_key(incident.number)} is now {status.label}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="status", actor=actor)
 
     async def set_severity(self, ref: IncidentRef, *, actor: str, severity: str) -> Outcome:
         level = self._policy.severity(severity)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            self._check(session, incident, ref, actor, "severity")
             key = incident_key(incident.number)
             if incident.severity == level.name:
                 raise UserError(f"{key} is already {level.name}")
@@ -149,7 +157,7 @@ class IncidentLifecycle:
             )
             return f"{key} severity {old} → {level.name}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="severity", actor=actor)
 
     async def add_note(self, ref: IncidentRef, *, actor: str, text: str) -> Outcome:
         text = text.strip()
@@ -162,7 +170,7 @@ class IncidentLifecycle:
             write_entry(session, incident, TimelineKind.NOTE, now, actor, text=text)
             return f"Note added to {incident_key(incident.number)}'s timeline"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="note", actor=actor)
 
     async def post_update(
         self,
@@ -216,13 +224,12 @@ class IncidentLifecycle:
             enqueue(session, incident_id=incident.id, owed=owed, now=now)
             return f"Update posted; {next_line[0].lower()}{next_line[1:]}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="update", actor=actor)
 
     async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
         resolution = single_line(resolution)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            self._check(session, incident, ref, actor, "resolve")
             incident.status = move(incident, Status.RESOLVED)
             incident.resolved_at, incident.resolution = now, resolution
             follow_up_pages(session, incident, "resolve", now)
@@ -235,7 +242,7 @@ class IncidentLifecycle:
             took = format_elapsed(now - incident.started_at)
             return f"{incident_key(incident.number)} resolved after {took}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="resolve", actor=actor)
 
     async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -245,7 +252,7 @@ class IncidentLifecycle:
             write_entry(session, incident, TimelineKind.REOPENED, now, actor)
             return f"{incident_key(incident.number)} reopened: back to Investigating"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="reopen", actor=actor)
 
     async def assign_role(self, ref: IncidentRef, *, actor: str, role: str, user: str) -> Outcome:
         role = role.lower()
@@ -293,7 +300,7 @@ class IncidentLifecycle:
             enqueue(session, incident_id=incident.id, owed=owed, now=now)
             return f"{who} is now {role} of {key}"
 
-        return await self.apply(ref, change)
+        return await self.apply(ref, change, action="role", actor=actor)
 
     async def escalate(self, ref: IncidentRef, *, actor: str, reason: str = "") -> Outcome:
         """One level up the escalation path at once; automatic steps continue from there."""
@@ -301,7 +308,6 @@ class IncidentLifecycle:
         path = self._policy.escalation
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            self._check(session, incident, ref, actor, "escalate")
             key = incident_key(incident.number)
             if not incident.status.is_open:
                 raise UserError(f"{key} is {incident.status.label}: nothing to escalate")
@@ -313,36 +319,7 @@ class IncidentLifecycle:
             self._reacher.reach(session, incident, level, actor=actor, reason=reason, now=now)
             return f"{key} escalated to {level.label()}"
 
-        return await self.apply(ref, change)
-
-    def _check(
-        self,
-        session: Session,
-        incident: Incident,
-        ref: IncidentRef,
-        actor: str,
-        action: GuardedAction,
-    ) -> None:
-        """Refuse `action` to people the policy does not allow: by default, anyone in the
-        incident (in its channel, or recorded as one of its people)."""
-        rule = self._policy.permissions.get(action)
-        key = incident_key(incident.number)
-        if rule is None:
-            in_channel = incident.channel_id is not None and ref.origin == incident.channel_id
-            member = is_member(session, incident_id=incident.id or 0, user_id=actor)
-            if in_channel or member:
-                return
-            raise UserError(f"only people in {key}'s channel may {ACTION_WORDS[action]} it")
-        holders = {
-            held.user_id for held in roles_of(session, incident.id or 0) if held.role in rule.roles
-        }
-        if actor in rule.users or actor in holders:
-            return
-        allowed = [f"the {role}" for role in rule.roles] + [user_ref(u) for u in rule.users]
-        raise UserError(
-            f"only {' or '.join(allowed) or 'nobody'} may {ACTION_WORDS[action]} {key} "
-            "(set in the policy's permissions)"
-        )
+        return await self.apply(ref, change, action="escalate", actor=actor)
 
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every

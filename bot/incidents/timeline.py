@@ -93,6 +93,4 @@ def describe(entry: TimelineEntry) -> Trusted:
 
 def lines(entries: Sequence[TimelineEntry]) -> list[TimelineLine]:
     ordered = sorted(entries, key=lambda entry: (entry.at, entry.id or 0))
-    return [
-        TimelineLine(at=entry.at, markdown=describe(entry)) for entry in ordered
-    ]
+    return [TimelineLine(at=entry.at, markdown=describe(entry)) for entry in ordered]

@@ -109,4 +109,3 @@ class IncidentViews:
         return self._renderer.render(
             "incident_timeline.md.j2", key=incident_key(incident.number), lines=entries
         )
-

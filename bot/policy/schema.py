@@ -163,7 +163,19 @@ class Permission(BaseModel):
     users: tuple[str, ...] = ()
 
 
-GuardedAction = Literal["resolve", "severity", "escalate"]
+# Everything a person can do to an incident; each can be given its own permission rule.
+Action = Literal[
+    "acknowledge",
+    "status",
+    "severity",
+    "note",
+    "update",
+    "resolve",
+    "reopen",
+    "escalate",
+    "role",
+    "capture",
+]
 
 
 class Policy(BaseModel):
@@ -177,8 +189,11 @@ class Policy(BaseModel):
     pagerduty_url: Annotated[str, PydanticField(pattern=r"^https?://")] = (
         "https://events.pagerduty.com"
     )
-    # resolve / severity / escalate -> who may; absent: anyone in the incident's channel.
-    permissions: dict[GuardedAction, Permission] = PydanticField(default_factory=dict)
+    # action -> who may; absent: anyone in the incident's channel or one of its people.
+    permissions: dict[Action, Permission] = PydanticField(default_factory=dict)
+    # True: actions without a rule are for the incident's people only (declarer, roles,
+    # people called by its escalation), not for everyone who can reach its channel.
+    restrict_to_members: bool = False
     # A reaction with this emoji on a message in an incident channel adds it to the timeline.
     timeline_emoji: Annotated[str, PydanticField(pattern=r"^[a-z0-9_+\-']+$")] = "pushpin"
     # Role name -> what the holder does; told to them when they are assigned.

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.app import build
 from bot.chat.fake import FakeChat
-from bot.delivery.outbox import DeliveryWorker, backoff
+from bot.delivery.outbox import backoff
 from bot.errors import ChannelNameTaken, DeliveryError, UnknownSeverity, UserError
 from bot.incidents.declare import Declaration
 from bot.incidents.status import Status
+from bot.policy.schema import Contacts, EscalationLevel, default_policy
 from bot.storage.models import Delivery, DeliveryState, TimelineKind
-from tests.unit.conftest import Harness, sev2
+from tests.conftest import SteppingClock
+from tests.unit.conftest import Harness, sev2, unit_settings
 
 
 async def test_declare_stores_the_incident_and_its_declared_entry(harness: Harness) -> None:
@@ -24,17 +28,23 @@ async def test_declare_stores_the_incident_and_its_declared_entry(harness: Harne
     assert incident.status is Status.INVESTIGATING
     assert incident.started_at == harness.clock.now
     assert incident.next_update_at == harness.clock.now + timedelta(minutes=30)
-    (entry,) = await harness.timeline()
-    assert entry.kind is TimelineKind.DECLARED and entry.actor == "U0DECLARER"
-    assert entry.at.tzinfo is not None and entry.at == harness.clock.now
+    declared, escalated = await harness.timeline()
+    assert declared.kind is TimelineKind.DECLARED and declared.actor == "U0DECLARER"
+    assert declared.at.tzinfo is not None and declared.at == harness.clock.now
+    # L1 (`after: 0s`) is reached in the declaration itself; SEV2 climbs to L2 at 30 min.
+    assert escalated.kind is TimelineKind.ESCALATED and escalated.data["level"] == "L1"
+    assert incident.escalation_level == 1
+    assert incident.next_escalation_at == harness.clock.now + timedelta(minutes=30)
     kinds = [d.kind for d in await harness.deliveries()]
-    assert kinds == ["open_channel", "invite", "post_card", "pin_card", "announce"]
+    assert kinds == ["open_channel", "post_card", "pin_card", "invite", "announce"]
     assert harness.chat.calls == []  # nothing touches chat before the commit is done
 
 
-async def test_deliveries_open_invite_post_pin_and_announce(harness: Harness) -> None:
+async def test_deliveries_open_post_pin_then_invite_and_announce(harness: Harness) -> None:
     await harness.service.declare(sev2())
     assert await harness.worker.drain() == 5
+    # The card reaches the channel first; the declarer and the announcement follow.
+    assert harness.chat.calls == ["open_channel", "post", "pin", "invite", "post"]
     channel = harness.chat.channel_named("inc-1-checkout-errors")
     assert channel is not None and channel.members == {"U0DECLARER"}
     (card_ref,) = channel.messages
@@ -93,7 +103,7 @@ async def test_failures_are_retried_with_backoff_until_they_land(harness: Harnes
         "post", DeliveryError("fatal_error"), DeliveryError("ratelimited", retry_after=7)
     )
     await harness.service.declare(sev2())
-    assert await harness.worker.drain() == 2  # channel opened, declarer invited; the card failed
+    assert await harness.worker.drain() == 1  # channel opened; the card failed
     (incident,) = await harness.incidents()
     assert incident.card_ref is None
     post_card = next(d for d in await harness.deliveries() if d.kind == "post_card")
@@ -109,7 +119,7 @@ async def test_failures_are_retried_with_backoff_until_they_land(harness: Harnes
         seconds=7
     )  # Retry-After honoured
     harness.clock.advance(seconds=7)
-    assert await harness.worker.drain() == 3
+    assert await harness.worker.drain() == 4
     channel = harness.chat.channel_named("inc-1-checkout-errors")
     assert channel is not None and len(channel.messages) == 1 and len(channel.pins) == 1
 
@@ -144,18 +154,6 @@ async def test_an_incidents_queue_waits_for_its_head_but_others_proceed(harness:
     assert harness.chat.channel_named("inc-1-first") is not None
 
 
-async def test_a_crashed_workers_lease_expires_and_another_delivers(harness: Harness) -> None:
-    await harness.service.declare(sev2())
-    crashed = await harness.db.transaction(harness.worker._claim_heads)  # then it died
-    assert [d.kind for d in crashed] == ["open_channel"]
-    other = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
-    assert await other.drain() == 0  # the lease still holds
-    harness.clock.advance(seconds=16)
-    assert await other.drain() == 5
-    channel = harness.chat.channel_named("inc-1-checkout-errors")
-    assert channel is not None and len(channel.messages) == 1
-
-
 async def test_unknown_delivery_kinds_are_kept_not_dropped(harness: Harness) -> None:
     await harness.service.declare(sev2())
 
@@ -183,10 +181,53 @@ async def test_name_taken_is_a_distinct_error() -> None:
         await chat.open_channel(name="x", private=False)
 
 
-async def test_a_single_owner_frees_stale_leases_at_start(harness: Harness) -> None:
+async def test_a_permanent_failure_does_not_hold_up_what_follows(harness: Harness) -> None:
+    harness.chat.fail_next("invite", DeliveryError("user_not_found", retryable=False))
     await harness.service.declare(sev2())
-    await harness.db.transaction(harness.worker._claim_heads)  # then that process crashed
-    restarted = DeliveryWorker(db=harness.db, effects=harness.worker._effects, clock=harness.clock)
-    assert await restarted.drain() == 0
-    await restarted.release_all_leases()
-    assert await restarted.drain() == 5
+    assert await harness.worker.drain() == 4
+    invite = next(d for d in await harness.deliveries() if d.kind == "invite")
+    assert invite.state is DeliveryState.FAILED and invite.last_error == "user_not_found"
+    assert len(harness.chat.channels["C0ANNOUNCE"].messages) == 1  # announced all the same
+    harness.clock.advance(minutes=10)
+    assert await harness.worker.drain() == 0
+    assert harness.chat.calls.count("invite") == 1  # refused for good: not tried again
+
+
+@pytest.fixture
+async def on_call_harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harness]:
+    """A path whose first level calls someone at once and whose second comes at 30 min."""
+    policy = default_policy()
+    path = (
+        EscalationLevel(level="L1", name="On-call", contacts=Contacts(users=("U0ONCALL",))),
+        EscalationLevel(level="L2", name="Lead", after=timedelta(minutes=30)),
+    )
+    chat = FakeChat()
+    chat.add_channel("C0ANNOUNCE", "incidents")
+    warroom = build(
+        unit_settings(database_url),
+        chat=chat,
+        clock=clock,
+        policy=policy.model_copy(update={"escalation": path}),
+    )
+    yield Harness(
+        warroom.db, chat, warroom.service, warroom.lifecycle, warroom.worker, clock, warroom.timers
+    )
+    await warroom.http.aclose()
+    warroom.db.dispose()
+
+
+async def test_steps_due_at_declaration_are_on_the_first_card(on_call_harness: Harness) -> None:
+    harness = on_call_harness
+    incident = await harness.service.declare(sev2())
+    assert incident.escalation_level == 1
+    assert incident.next_escalation_at == incident.started_at + timedelta(minutes=30)
+    assert await harness.worker.drain() == 7  # the set-up, then L1's invitation and notice
+    channel = harness.chat.channel_named("inc-1-checkout-errors")
+    assert channel is not None and {"U0DECLARER", "U0ONCALL"} <= channel.members
+    card, notice = channel.messages.values()
+    assert "Escalated to L1 On-call by warroom" in card.markdown
+    assert "escalated to L1 On-call** by warroom: declared" in notice.markdown
+    # The timer finds nothing left to do at once: no second escalation, no card edit.
+    assert (await harness.timers.tick()).escalations == 0
+    assert await harness.worker.drain() == 0
+    assert harness.chat.calls.count("post") == 3 and "update" not in harness.chat.calls

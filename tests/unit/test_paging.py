@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from bot.delivery.effects import ChatEffects
-from bot.delivery.outbox import DeliveryKind, DeliveryWorker
-from bot.delivery.paging import SIGNATURE_HEADER, TIMESTAMP_HEADER, Pager, sign
-from bot.policy.schema import Contacts, EscalationLevel, PagerDutyTarget, WebhookTarget
+from bot.app import build
+from bot.chat.fake import FakeChat
+from bot.delivery.paging import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from bot.policy.schema import (
+    Contacts,
+    EscalationLevel,
+    PagerDutyTarget,
+    WebhookTarget,
+    default_policy,
+)
 from bot.storage.models import DeliveryState
-from bot.text.templates import Renderer
-from tests.unit.conftest import Harness
-from tests.unit.test_lifecycle import open_incident
+from tests.conftest import SteppingClock
+from tests.unit.conftest import Harness, unit_settings
+from tests.unit.incidents.test_lifecycle import open_incident
 
 
 class FakePagers:
@@ -32,8 +39,17 @@ class FakePagers:
 
 
 @pytest.fixture
-def pagers(harness: Harness) -> FakePagers:
-    fake = FakePagers()
+def pagers() -> FakePagers:
+    return FakePagers()
+
+
+@pytest.fixture
+async def paging(
+    database_url: str, clock: SteppingClock, pagers: FakePagers, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
+    """warroom wired as it serves, its first escalation level paging both pagers."""
+    monkeypatch.setenv("PD_KEY", "routing-key-123")
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
     level = EscalationLevel(
         level="L1",
         name="On-call",
@@ -42,31 +58,25 @@ def pagers(harness: Harness) -> FakePagers:
             webhook=WebhookTarget(url="https://hooks.example/page", secret_env="HOOK_SECRET"),
         ),
     )
-    policy = harness.lifecycle._policy.model_copy(
+    policy = default_policy().model_copy(
         update={"escalation": (level,), "pagerduty_url": "https://pd.example"}
     )
-    harness.lifecycle._policy = policy
-    pager = Pager(
-        db=harness.db,
-        policy=policy,
-        client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
-        environ={"PD_KEY": "routing-key-123", "HOOK_SECRET": "s3cret"},
+    chat = FakeChat()
+    chat.add_channel("C0ANNOUNCE", "incidents")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(pagers))
+    warroom = build(unit_settings(database_url), chat=chat, http=http, clock=clock, policy=policy)
+    yield Harness(
+        warroom.db, chat, warroom.service, warroom.lifecycle, warroom.worker, clock, warroom.timers
     )
-    chat = ChatEffects(db=harness.db, chat=harness.chat, policy=policy, renderer=Renderer())
-    harness.worker = DeliveryWorker(
-        db=harness.db,
-        effects={**chat.registry(), DeliveryKind.PAGE.value: pager.page},
-        clock=harness.clock,
-    )
-    return fake
+    await warroom.http.aclose()
+    warroom.db.dispose()
 
 
 async def test_trigger_acknowledge_resolve_share_the_dedup_key(
-    harness: Harness, pagers: FakePagers
+    paging: Harness, pagers: FakePagers
 ) -> None:
-    _, here = await open_incident(harness)
-    await harness.lifecycle.escalate(here, actor="U1", reason="DB down")
-    await harness.worker.drain()
+    harness = paging
+    _, here = await open_incident(harness)  # L1 is reached, and paged, as it is declared
     await harness.lifecycle.acknowledge(here, actor="U0ONCALL")
     await harness.worker.drain()
     await harness.lifecycle.resolve(here, actor="U0ONCALL")
@@ -91,17 +101,18 @@ async def test_trigger_acknowledge_resolve_share_the_dedup_key(
     assert first.headers[SIGNATURE_HEADER] == sign("s3cret", stamp, first.content)
 
 
-async def test_5xx_is_retried_and_4xx_is_not(harness: Harness, pagers: FakePagers) -> None:
-    _, here = await open_incident(harness)
+async def test_5xx_is_retried_and_4xx_is_not(paging: Harness, pagers: FakePagers) -> None:
+    harness = paging
     # PagerDuty is down once, then takes the page; the webhook refuses for good.
     pagers.answers = [503, 202, 400]
-    await harness.lifecycle.escalate(here, actor="U1")
-    await harness.worker.drain()
+    await open_incident(harness)
     harness.clock.advance(seconds=5)
     await harness.worker.drain()
     pages = [d for d in await harness.deliveries() if d.kind == "page"]
     states = sorted((d.payload["target"].__contains__("pagerduty"), d.state) for d in pages)
     assert states == [(False, DeliveryState.FAILED), (True, DeliveryState.DONE)]
+    refused = next(d for d in pages if d.state is DeliveryState.FAILED)
+    assert refused.last_error is not None and refused.last_error.startswith("http_400")
     assert len(pagers.requests) == 3
     chat_done = [d for d in await harness.deliveries() if d.lane == "chat"]
     assert all(d.state is DeliveryState.DONE for d in chat_done)  # never held up by the pager

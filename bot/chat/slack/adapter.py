@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.port import ChatMessage, Message, OpenedChannel
 from bot.chat.slack.blocks import slack_escape, to_blocks
+from bot.chat.slack.channel_names import alternative_name, build_channel_name
 from bot.chat.slack.forms import to_modal
 from bot.chat.slack.markup import from_slack_text, message_time
 from bot.errors import ChannelNameTaken, DeliveryError
@@ -209,3 +210,9 @@ class SlackChat:
         await self._call(
             "views.open", self._client.views_open(trigger_id=trigger_id, view=to_modal(form))
         )
+
+    def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
+        return build_channel_name(template, number=number, title=title, severity=severity)
+
+    def alternative_channel_name(self, name: str, attempt: int) -> str:
+        return alternative_name(name, attempt)

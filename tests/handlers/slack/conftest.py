@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.app import Warroom, build
+from bot.app import Warroom, build, create_app
 from bot.chat.fake import FakeChat
 from bot.config import Settings
 from bot.policy.schema import default_policy
@@ -55,6 +56,15 @@ class Glue:
         )
         parsed = json.loads(response.body) if response.body.startswith("{") else {}
         return Reply(response.status, parsed)
+
+    async def send_checked(self, body: bytes) -> int:
+        """Through the app's door (size, signature, shape) and then Bolt: the status."""
+        app = create_app(warroom=self.warroom)
+        transport = httpx.ASGITransport(app=app)
+        headers = signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+        async with httpx.AsyncClient(transport=transport, base_url="http://warroom") as client:
+            response = await client.post("/slack/events", content=body, headers=headers)
+        return response.status_code
 
     async def command(
         self, text: str, *, user: str = DECLARER, channel: str = "C0GENERAL"

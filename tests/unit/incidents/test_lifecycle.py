@@ -49,7 +49,12 @@ async def test_acknowledge_records_who_and_how_fast_and_edits_the_card(harness: 
     )  # edited, not re-posted
     with pytest.raises(UserError, match="already acknowledged by <user:U0ONCALL>"):
         await harness.lifecycle.acknowledge(here, actor="U0OTHER")
-    assert await kinds(harness) == [TimelineKind.DECLARED, TimelineKind.ACKNOWLEDGED]
+    # The declaration reached L1 at once (its `after` is 0s): logged in the same commit.
+    assert await kinds(harness) == [
+        TimelineKind.DECLARED,
+        TimelineKind.ESCALATED,
+        TimelineKind.ACKNOWLEDGED,
+    ]
 
 
 async def test_status_moves_through_the_table_and_refuses_illegal_moves(harness: Harness) -> None:
@@ -148,7 +153,7 @@ async def test_notes_are_escaped_on_the_card(harness: Harness) -> None:
 
 async def test_incidents_are_found_by_number_or_channel(harness: Harness) -> None:
     await open_incident(harness, "First")
-    await harness.lifecycle.add_note(IncidentRef(number=1), actor="U1", text="by number")
+    await harness.lifecycle.add_note(IncidentRef(number=1), actor="U0DECLARER", text="by number")
     with pytest.raises(UserError, match="there is no INC-9"):
         await harness.lifecycle.add_note(IncidentRef(number=9), actor="U1", text="x")
     with pytest.raises(UserError, match="this is not an incident channel"):
@@ -186,18 +191,19 @@ async def test_roles_are_assigned_invited_told_and_shown(harness: Harness) -> No
 
 
 async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: Harness) -> None:
-    _, here = await open_incident(harness)
+    _, here = await open_incident(harness)  # L1 reached at declaration
     policy = harness.lifecycle._policy
     levels = [
-        EscalationLevel(level="L1", name="On-call", contacts=Contacts(users=("U0ONCALL",))),
-        EscalationLevel(level="L2", name="Tech lead", contacts=Contacts(usergroups=("S0LEADS",))),
+        EscalationLevel(level="L1", name="On-call", contacts=Contacts(users=("U0L1",))),
+        EscalationLevel(level="L2", name="Tech lead", contacts=Contacts(users=("U0ONCALL",))),
+        EscalationLevel(level="L3", name="Manager", contacts=Contacts(usergroups=("S0LEADS",))),
     ]
     harness.lifecycle._policy = policy.model_copy(update={"escalation": tuple(levels)})
     harness.chat.groups["S0LEADS"] = ["U0LEAD1", "U0LEAD2"]
     first = await harness.lifecycle.escalate(here, actor="U1", reason="need DB expertise")
-    assert first.summary == "INC-1 escalated to L1 On-call"
+    assert first.summary == "INC-1 escalated to L2 Tech lead"
     second = await harness.lifecycle.escalate(here, actor="U1")
-    assert second.summary == "INC-1 escalated to L2 Tech lead"
+    assert second.summary == "INC-1 escalated to L3 Manager"
     with pytest.raises(UserError, match="already at the top of the escalation path"):
         await harness.lifecycle.escalate(here, actor="U1")
     await harness.worker.drain()
@@ -205,10 +211,10 @@ async def test_escalation_climbs_the_path_calling_each_levels_contacts(harness: 
     channel = harness.chat.channels[stored.channel_id or ""]
     assert {"U0ONCALL", "U0LEAD1", "U0LEAD2"} <= channel.members
     posted = [m.markdown for m in channel.messages.values() if m.markdown.startswith("🚨")]
-    called = "escalated to L1 On-call** by <user:U1>: need DB expertise\nCalled: <user:U0ONCALL>"
+    called = "escalated to L2 Tech lead** by <user:U1>: need DB expertise\nCalled: <user:U0ONCALL>"
     assert called in posted[0]
     assert "Called: <group:S0LEADS>" in posted[1]
-    assert "Escalated to L2 Tech lead by <user:U1>" in card_text(harness, stored)
+    assert "Escalated to L3 Manager by <user:U1>" in card_text(harness, stored)
 
 
 async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) -> None:

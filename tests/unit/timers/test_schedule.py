@@ -24,7 +24,7 @@ from bot.timers.schedule import CONTENDED, TimerLoop, wait_for_wake
 from bot.timers.ticker import Fired
 from tests.conftest import SteppingClock
 from tests.unit.conftest import Harness, sev2, unit_settings
-from tests.unit.test_lifecycle import open_incident
+from tests.unit.incidents.test_lifecycle import open_incident
 
 POLL = timedelta(hours=2)  # longer than any deadline below unless a test says otherwise
 MINUTES = 60.0
@@ -106,7 +106,7 @@ async def running(harness: Harness, *, poll: timedelta = POLL) -> AsyncIterator[
 async def test_it_sleeps_exactly_until_the_next_deadline(harness: Harness) -> None:
     await open_incident(harness)  # SEV2: L1 at once; reminder and L2 at 30 min; SLA at 1 h
     async with running(harness) as ticker:
-        assert await ticker.asks() == 30 * MINUTES  # the first tick reached L1
+        assert await ticker.asks() == 30 * MINUTES  # L1 is behind us: reminder and L2 next
         # Reminder and L2 fired; next: the second reminder and the SLA, both at 1 h.
         assert await ticker.after(30 * MINUTES) == 30 * MINUTES
     (stored,) = await harness.incidents()
@@ -181,7 +181,9 @@ async def test_a_deadline_passed_during_the_tick_is_fired_at_once(
 async def test_a_due_timer_another_process_holds_is_not_spun_on(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await open_incident(harness)  # L1 is due now
+    await open_incident(harness)
+    await harness.timers.tick()
+    harness.clock.advance(minutes=30)  # the reminder is due
 
     async def locked_elsewhere() -> Fired:  # SKIP LOCKED passed over its row
         return Fired(escalations=0, reminders=0)
@@ -207,7 +209,7 @@ async def test_a_failed_tick_is_logged_and_retried_after_a_backoff(
 
     monkeypatch.setattr(harness.timers, "tick", flaky_tick)
     async with running(harness) as ticker:
-        assert await ticker.asks() == 30 * MINUTES  # the retry reached L1
+        assert await ticker.asks() == 30 * MINUTES  # the tick after the backoff did its work
         assert ticker.backoffs == [1.0]
     assert "timer tick failed" in caplog.text
 
@@ -216,8 +218,7 @@ async def test_the_next_deadline_is_the_earliest_of_the_open_incidents(harness: 
     timers, clock = harness.timers, harness.clock
     assert await timers.next_deadline() is None
     _, first = await open_incident(harness, "First")
-    assert await timers.next_deadline() == clock.now  # L1, due at once
-    await timers.tick()
+    await timers.tick()  # L1, due at once
     first_reminder = clock.now + timedelta(minutes=30)
     assert await timers.next_deadline() == first_reminder
     clock.advance(minutes=10)
