@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -37,7 +38,7 @@ import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -181,45 +182,59 @@ async def fire(port: int, bodies: list[bytes], concurrency: int, name: str) -> F
         finally:
             writer.close()
 
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    with collector_paused():
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
     return Figures(name, latencies, errors)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The load generator's own garbage collection pauses are not the server's latency:
+    collect before a phase and not during it."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass
 class Sequential:
     """Milliseconds from each command sent to its ack and to each Slack call it led to."""
 
-    ack: list[float]
-    create: list[float]
-    card: list[float]
-    pin: list[float]
-    edits: int  # card edits seen before the announcement (the first card should be right)
+    ack: list[float] = field(default_factory=list)
+    create: list[float] = field(default_factory=list)
+    card: list[float] = field(default_factory=list)
+    pin: list[float] = field(default_factory=list)
+    edits: int = 0  # card edits seen before the announcement (the first card should be right)
+
+    def follow(self, sent: float, stamps: dict[str, float]) -> None:
+        self.create.append((stamps["create"] - sent) * 1000)
+        self.card.append((stamps["card"] - sent) * 1000)
+        self.pin.append((stamps["pin"] - sent) * 1000)
+        self.edits += "edit" in stamps and stamps["edit"] < stamps["announce"]
 
 
 async def sequential(
     port: int, fake: StampedSlackProcess, count: int, run_id: str, *, follow: bool = True
 ) -> Sequential:
     """Declare `count` incidents one at a time; `follow` False: only the acks (bare app)."""
+    result = Sequential()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    result = Sequential([], [], [], [], 0)
-    try:
-        async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient() as client:
+        with collector_paused():
             for i in range(count):
-                body = command_body(f"declare sev3 Seq {run_id} {i}", fake, i)
-                request = signed_request(port, body)
+                request = signed_request(
+                    port, command_body(f"declare sev3 Seq {run_id} {i}", fake, i)
+                )
                 sent = time.monotonic()
                 writer.write(request)
                 await read_response(reader)
                 result.ack.append((time.monotonic() - sent) * 1000)
-                if not follow:
-                    continue
-                stamps = await fake.declaration(client, f"-seq-{run_id}-{i}")
-                result.create.append((stamps["create"] - sent) * 1000)
-                result.card.append((stamps["card"] - sent) * 1000)
-                result.pin.append((stamps["pin"] - sent) * 1000)
-                result.edits += "edit" in stamps and stamps["edit"] < stamps["announce"]
-    finally:
-        writer.close()
+                if follow:
+                    result.follow(sent, await fake.declaration(client, f"-seq-{run_id}-{i}"))
+    writer.close()
     return result
 
 

@@ -38,6 +38,7 @@ from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy, load_policy
 from bot.storage.database import Database
+from bot.storage.retention import prune_processed_events
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
@@ -65,6 +66,7 @@ class Warroom:
     timers: Timers
     timer_loop: TimerLoop  # when this process next runs `timers`
     http: httpx.AsyncClient  # outgoing pages
+    renderer: Renderer  # every template compiled at start; /readyz asks it again
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -82,7 +84,11 @@ def build(
     whose transport is a fake pager); production takes the adapters the settings name."""
     policy = policy or load_policy(settings.config_path)
     db = Database(settings.database_url)
-    renderer = Renderer()
+    renderer = Renderer(settings.templates_dir)
+    # Every template compiled now: a missing or broken one refuses the start (a
+    # ConfigurationError naming it) instead of failing the first card it should render.
+    for name in renderer.check().unused:
+        log.warning("%s in %s is not one of warroom's templates: unused", name, renderer.overrides)
     client = (
         build_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         if settings.slack_bot_token
@@ -92,7 +98,7 @@ def build(
         chat = SlackChat(client) if client is not None else UnconfiguredChat()
     http = http or httpx.AsyncClient(timeout=15)
     effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
-    pager = Pager(db=db, policy=policy, client=http)
+    pager = Pager(db=db, policy=policy, client=http, environ=settings.secret_environment())
     worker = DeliveryWorker(
         db=db,
         effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
@@ -113,6 +119,7 @@ def build(
         clock=clock,
         announce_channel=settings.announce_channel,
         on_commit=committed,
+        renderer=renderer,
     )
     lifecycle = IncidentLifecycle(
         db=db,
@@ -141,7 +148,9 @@ def build(
     flags = TimelineFlags(policy=policy, capture=capture, views=views, chat=chat)
     follow_ups = Background()
     bolt: AsyncApp | None = None
-    if client is not None and settings.slack_configured:
+    # Socket Mode (an app token) needs no signing secret: Slack never calls in. Without one
+    # /slack/events answers 503 and says so.
+    if client is not None and settings.slack_mode is not None:
         bolt = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret,
@@ -175,6 +184,7 @@ def build(
         timers=timers,
         timer_loop=timer_loop,
         http=http,
+        renderer=renderer,
         bolt=bolt,
     )
 
@@ -217,6 +227,10 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         body: dict[str, Any] = {
             "slack": "configured" if warroom.settings.slack_configured else "not configured"
         }
+        # A template override edited while serving is compiled again here, not first on
+        # a card: the probe names it.
+        broken = warroom.renderer.problem()
+        body["templates"] = f"error: {broken}" if broken else "ok"
         try:
             await warroom.db.ping()
             body["pending_deliveries"] = await pending_count(warroom.db)
@@ -224,8 +238,8 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         except Exception as exc:
             body.update(status="unavailable", database=f"error: {type(exc).__name__}")
             return JSONResponse(body, status_code=503)
-        body.update(status="ready", database="ok")
-        return JSONResponse(body)
+        body.update(status="unavailable" if broken else "ready", database="ok")
+        return JSONResponse(body, status_code=503 if broken else 200)
 
     return api
 
@@ -245,9 +259,9 @@ def _lifespan(warroom: Warroom) -> Any:
         settings = warroom.settings
         if not settings.slack_configured:
             log.warning(
-                "Slack is not configured: set %s (create the app from manifest.yml). "
+                "%s. Create the app from manifest.yml (`warroom manifest`). "
                 "Serving /healthz and /readyz only.",
-                " and ".join(settings.missing_slack_settings()),
+                settings.slack_summary(),
             )
         worker = warroom.worker
         if warroom.db.is_sqlite:
@@ -280,6 +294,17 @@ def _lifespan(warroom: Warroom) -> Any:
             max_instances=1,
             coalesce=True,
         )
+
+        async def prune() -> None:
+            try:
+                removed = await prune_processed_events(warroom.db, now=warroom.clock())
+            except Exception:  # the database may be briefly away; the next run prunes
+                log.exception("pruning handled events failed")
+                return
+            if removed:
+                log.info("forgot %d handled chat events older than a week", removed)
+
+        scheduler.add_job(prune, "interval", hours=1, id="retention", coalesce=True)
         scheduler.start()
         worker.wake()  # deliveries left pending by an earlier process
         if warroom.bolt is not None and settings.slack_app_token:

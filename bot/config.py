@@ -1,21 +1,37 @@
-"""Settings from the environment. Reading them does no I/O beyond the environment itself."""
+"""Settings from the environment. Reading them does no I/O beyond the environment itself
+and the `.env` file of the working directory."""
 
 from __future__ import annotations
 
+import os
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///./warroom.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_ENV_FILE = ".env"
 SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# How Slack reaches this process: it connects out over Socket Mode, or Slack posts signed
+# HTTP requests to /slack/events.
+SlackMode = Literal["socket", "http"]
 
 
 class Settings(BaseSettings):
     """Everything a deployment sets through environment variables (or a `.env` file)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=DEFAULT_ENV_FILE, extra="ignore", populate_by_name=True
+    )
 
     slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
@@ -26,6 +42,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="WARROOM_DATABASE_URL")
     config_path: Path | None = Field(default=None, validation_alias="WARROOM_CONFIG")
     announce_channel: str | None = Field(default=None, validation_alias="WARROOM_ANNOUNCE_CHANNEL")
+    # Templates found here win over the packaged ones of the same name.
+    templates_dir: Path | None = Field(default=None, validation_alias="WARROOM_TEMPLATES_DIR")
     # The safety net: how often each process looks for due timers and deliveries besides
     # waking at the next known deadline and after each commit (other processes' changes
     # on a shared Postgres are learnt this way).
@@ -38,13 +56,93 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias="WARROOM_LOG_LEVEL")
 
+    # The dotenv file(s) these settings were read from: the policy's secrets come from there too.
+    _env_files: tuple[Path, ...] = PrivateAttr(default=())
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        chosen = values.get("_env_file", self.model_config.get("env_file"))
+        self._env_files = _as_paths(chosen)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @property
+    def slack_mode(self) -> SlackMode | None:
+        """Socket Mode whenever there is an app token (no signing secret needed: Slack
+        never calls in); HTTP events with a signing secret; None without a bot token."""
+        if not self.slack_bot_token:
+            return None
+        if self.slack_app_token:
+            return "socket"
+        return "http" if self.slack_signing_secret else None
+
     @property
     def slack_configured(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        return self.slack_mode is not None
 
     def missing_slack_settings(self) -> list[str]:
+        """What HTTP events at /slack/events still need."""
         present = {
             "SLACK_BOT_TOKEN": self.slack_bot_token,
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
         }
         return [name for name in SLACK_CREDENTIALS if not present[name]]
+
+    def slack_summary(self) -> str:
+        """One line on Slack: which way it is connected, or what to set for either way."""
+        if self.slack_mode == "http":
+            return "Slack: HTTP events at /slack/events (SLACK_SIGNING_SECRET verifies them)"
+        if self.slack_mode == "socket":
+            http = (
+                "also accepts signed HTTP requests"
+                if self.slack_signing_secret
+                else "answers 503 (no SLACK_SIGNING_SECRET)"
+            )
+            return f"Slack: Socket Mode (SLACK_APP_TOKEN); /slack/events {http}"
+        socket = ["SLACK_BOT_TOKEN"] if not self.slack_bot_token else []
+        socket += ["SLACK_APP_TOKEN"]
+        return (
+            f"Slack is not configured: set {' and '.join(self.missing_slack_settings())} "
+            f"(HTTP events at /slack/events), or {' and '.join(socket)} (Socket Mode)"
+        )
+
+    def secret_environment(self) -> Mapping[str, str]:
+        """Where the secrets the policy names (`routing_key_env`, `secret_env`) are looked
+        up: the `.env` file these settings read, under the process environment, which wins
+        as it does for every setting (and is looked up live, as before)."""
+        from_files: dict[str, str] = {}
+        for path in self._env_files:  # a later file wins, as in pydantic-settings
+            from_files.update(
+                (name, value) for name, value in dotenv_values(path).items() if value is not None
+            )
+        return ChainMap(os.environ, from_files)
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings, or a ConfigurationError naming each variable that cannot be used."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: "
+            f"{error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})"
+            for error in exc.errors()
+        ]
+        raise ConfigurationError("; ".join(problems)) from exc
+
+
+def _as_paths(chosen: Any) -> tuple[Path, ...]:
+    """pydantic-settings takes one file, several, or None."""
+    if chosen is None:
+        return ()
+    if isinstance(chosen, str | Path):
+        return (Path(chosen),)
+    if isinstance(chosen, Sequence):
+        return tuple(Path(item) for item in chosen)
+    return ()

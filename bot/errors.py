@@ -44,13 +44,11 @@ class NotAllowed(UserError):
 
 class UnknownSeverity(UserError, LookupError):
     def __init__(self, text: str, accepted: list[str]) -> None:
-        from bot.text.markdown import escape_markdown
+        from bot.text.markdown import excerpt
 
         self.text = text
         self.accepted = accepted
-        super().__init__(
-            f"unknown severity {escape_markdown(repr(text))}; use one of {', '.join(accepted)}"
-        )
+        super().__init__(f"unknown severity {excerpt(text)}; use one of {', '.join(accepted)}")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import SQLModel
 
@@ -76,6 +76,7 @@ _NEW_DELIVERY = manager_of_class(Delivery).new_instance
 def as_delivery(values: Mapping[str, Any]) -> Delivery:
     """A Delivery from a row's values, built as the ORM builds the rows it loads: without
     the model's __init__, whose checks cost more than the statement that read them."""
+    configure_mappers()  # done once, at the first ORM use; building needs it done
     delivery = _NEW_DELIVERY()
     delivery.__dict__.update({"last_error": None, "done_at": None, **values})
     return delivery

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.delivery import leases
+from bot.delivery.foreground import Foreground
 from bot.delivery.leases import CHAT_LANE, LANES, PAGER_LANE
 from bot.errors import DeliveryError
 from bot.storage.database import Database
@@ -96,6 +97,7 @@ class DeliveryWorker:
         concurrency: int = 8,
         pager_concurrency: int = 4,
         batch_size: int = 64,
+        foreground: Foreground | None = None,
     ) -> None:
         self._db = db
         self._effects = effects
@@ -112,6 +114,8 @@ class DeliveryWorker:
         self._heartbeat: asyncio.Task[None] | None = None
         self._landed = 0
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        # The requests this process answers, which the deliveries give way to.
+        self.foreground = foreground or Foreground()
 
     @property
     def lease(self) -> timedelta:
@@ -129,19 +133,27 @@ class DeliveryWorker:
             self._wakeup.set()
 
     async def run_forever(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            self._start(self._take_handed())
-            if not self._poll_wanted:
-                continue
-            self._poll_wanted = False
-            # Let the lanes just handed over queue their first transaction ahead of ours.
-            await asyncio.sleep(0)
-            try:
-                await self.poll()
-            except Exception:  # the database may be briefly away; the next tick retries
-                log.exception("delivery poll failed")
+        """Serve: start what is handed over at once, poll when woken. Cancelling it stops
+        the lanes too; what they held is claimed again once its leases expire."""
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                self._start(self._take_handed())
+                if not self._poll_wanted:
+                    continue
+                self._poll_wanted = False
+                # Let the lanes just handed over queue their first transaction ahead of ours.
+                await asyncio.sleep(0)
+                try:
+                    await self.poll()
+                except Exception:  # the database may be briefly away; the next tick retries
+                    log.exception("delivery poll failed")
+        finally:
+            lanes = [lane.task for lane in self._lanes.values() if lane.task is not None]
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
 
     async def drain(self) -> int:
         """Deliver what was handed over and everything due now, and wait until every lane
@@ -157,17 +169,6 @@ class DeliveryWorker:
             if not running:  # slots freed while the poll ran: look again with them
                 continue
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-
-    async def release_all_leases(self) -> None:
-        """Free every claim: only for a database this process owns alone (SQLite), at start,
-        so work a crashed predecessor had claimed resumes at once."""
-        await self._db.transaction(leases.release_all)
-
-    # claiming ---------------------------------------------------------------------------
-
-    def _take_handed(self) -> list[Delivery]:
-        handed, self._handed = self._handed, []
-        return handed
 
     async def poll(self) -> int:
         """Claim due lane heads, no more than there are free slots for, and start them
@@ -185,6 +186,17 @@ class DeliveryWorker:
         self._more_due |= any(counts[lane] == limit for lane, limit in wanted.items())
         self._start(claimed)
         return len(claimed)
+
+    async def release_all_leases(self) -> None:
+        """Free every claim: only for a database this process owns alone (SQLite), at start,
+        so work a crashed predecessor had claimed resumes at once."""
+        await self._db.transaction(leases.release_all)
+
+    # claiming ---------------------------------------------------------------------------
+
+    def _take_handed(self) -> list[Delivery]:
+        handed, self._handed = self._handed, []
+        return handed
 
     def _claim(self, wanted: Mapping[str, int], session: Session) -> list[Delivery]:
         now = self._clock()
@@ -218,7 +230,7 @@ class DeliveryWorker:
         try:
             while lane.queue:
                 delivery = lane.queue[0]  # stays queued while it runs: the heartbeat renews it
-                async with self._slots[delivery.lane]:
+                async with self._slots[delivery.lane], self.foreground.giving_way():
                     outcome = await self._attempt(delivery)
                 behind = list(lane.queue)[1:]
                 if outcome.state is DeliveryState.PENDING:
@@ -289,11 +301,10 @@ class DeliveryWorker:
         leases.settle(
             session, delivery, owner=self.owner, state=outcome.state, done_at=now, **recorded
         )
-        until = now + self._lease
-        if behind:
+        if behind:  # handed over with it: already ours
             return [] if self._still_held(session, behind, now=now) else None
         following = leases.claim_next_in_lane(
-            session, delivery, owner=self.owner, now=now, until=until
+            session, delivery, owner=self.owner, now=now, until=now + self._lease
         )
         return [] if following is None else [following]
 

@@ -16,7 +16,7 @@ from bot.errors import UsageError
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import format_duration, parse_duration
-from bot.text.markdown import escape_markdown
+from bot.text.markdown import escape_markdown, excerpt
 from bot.text.templates import Renderer
 
 COMMAND = "/incident"
@@ -145,8 +145,6 @@ class Subcommand:
         return f"{COMMAND} {self.name} {self.arguments}".rstrip()
 
 
-# What a refusal quotes of the input: enough to recognise it, never the whole of it.
-SHOWN_LIMIT = 40
 # The longest "Next Update" a person may ask for: beyond it, nobody is being told anything.
 MAX_NEXT_UPDATE = timedelta(days=7)
 _OPTION = re.compile(r"^--?[A-Za-z]")
@@ -155,10 +153,7 @@ _TRAILING_OPTION = re.compile(r"^(--[A-Za-z][A-Za-z-]*|-p)$", re.IGNORECASE)
 
 
 def _shown(typed: str) -> str:
-    typed = typed.strip()
-    if len(typed) > SHOWN_LIMIT:
-        typed = typed[: SHOWN_LIMIT - 1] + "…"
-    return escape_markdown(repr(typed))
+    return excerpt(typed)
 
 
 def _split_key(rest: str) -> tuple[int | None, str]:

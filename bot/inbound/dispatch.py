@@ -39,7 +39,7 @@ from bot.incidents.cards import (
     RESOLVE_ACTION,
 )
 from bot.incidents.declare import Declaration, IncidentService
-from bot.incidents.lifecycle import IncidentLifecycle
+from bot.incidents.lifecycle import IncidentLifecycle, ensure_open_for_updates
 from bot.incidents.status import incident_key
 from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy
@@ -177,9 +177,7 @@ class Inbound:
         incident = await self._lifecycle.incident(
             ref_for(parsed, requester), viewer=requester.user_id, action="update"
         )
-        if not incident.status.is_open:
-            key, status = incident_key(incident.number), incident.status.label
-            raise UserError(f"{key} is {status}: reopen it to post updates")
+        ensure_open_for_updates(incident)
         return Reply(form=update_form(incident, self._policy))
 
     async def _change(self, parsed: Command, requester: Requester) -> Outcome:

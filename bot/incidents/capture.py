@@ -7,6 +7,7 @@ removes it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -24,6 +25,8 @@ from bot.incidents.status import incident_key
 from bot.incidents.timeline import record
 from bot.storage.database import Database
 from bot.storage.models import Incident, ProcessedEvent, TimelineEntry, TimelineKind
+
+log = logging.getLogger(__name__)
 
 MAX_CAPTURED_TEXT = 3000
 
@@ -53,8 +56,9 @@ class TimelineCapture:
 
         return await self._lifecycle.apply(ref, change, action="capture", actor=actor)
 
-    async def release(self, ref: IncidentRef, message_source: str, *, actor: str) -> bool:
-        """Remove a captured message's entry; False if there was none."""
+    async def release(self, ref: IncidentRef, message_source: str, *, actor: str) -> None:
+        """Remove a captured message's entry, if there is one (un-flagging a message that
+        was never captured, or outside an incident channel, changes nothing)."""
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             removed = session.execute(
@@ -69,9 +73,8 @@ class TimelineCapture:
 
         try:
             await self._lifecycle.apply(ref, change, action="capture", actor=actor)
-        except UserError:
-            return False
-        return True
+        except UserError as error:
+            log.debug("nothing released: %s", error)
 
     async def first_time(self, event_id: str) -> bool:
         """Record an event id; False if it was seen before (a re-delivery)."""

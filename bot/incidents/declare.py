@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, Handoff, claiming, enqueue
@@ -32,6 +34,26 @@ class Declaration:
     declared_in: str | None = None
     private: bool = False
     impact: str = ""
+
+
+_NEW_INCIDENT = manager_of_class(Incident).new_instance
+
+
+def _planned(*, severity: str, started_at: datetime) -> Incident:
+    """The incident about to be declared, as the escalation path sees it. Built like the
+    rows the ORM loads, without the model's __init__: its checks cost a tenth of a
+    millisecond per declaration, on the path of someone waiting for the answer."""
+    configure_mappers()  # done once, at the first ORM use; building needs it done
+    incident = _NEW_INCIDENT()
+    incident.__dict__.update(
+        severity=severity,
+        started_at=started_at,
+        status=Status.INVESTIGATING,
+        escalation_level=0,
+        acknowledged_at=None,
+        sla_breached=False,
+    )
+    return incident
 
 
 class IncidentService:
@@ -80,15 +102,7 @@ class IncidentService:
         # What the escalation path makes of it at once (L1 `after: 0s`): reached in this
         # transaction, so the first card already shows it and the timer has nothing to do
         # until the step after.
-        planned = Incident(
-            number=0,
-            title=title,
-            severity=level.name,
-            status=Status.INVESTIGATING,
-            declared_by=declaration.declared_by,
-            started_at=now,
-            escalation_level=0,
-        )
+        planned = _planned(severity=level.name, started_at=now)
         steps = due_path_steps(planned, self._policy, now)
         planned.escalation_level = steps[-1][0] + 1 if steps else 0
 

@@ -35,7 +35,7 @@ from bot.policy.schema import Action, Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident, IncidentRole, TimelineKind, set_next_update
 from bot.text.durations import format_elapsed
-from bot.text.markdown import escape_markdown, single_line, user_ref
+from bot.text.markdown import excerpt, single_line, user_ref
 from bot.text.templates import Renderer, format_utc
 
 MAX_NOTE_LENGTH = 3000
@@ -195,8 +195,7 @@ class IncidentLifecycle:
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             key = incident_key(incident.number)
-            if not incident.status.is_open:
-                raise UserError(f"{key} is {incident.status.label}: reopen it to post updates")
+            ensure_open_for_updates(incident)
             if status is not None and status is not incident.status:
                 _change_status(session, incident, status, now=now, actor=actor)
             if impact is not None and impact.strip():
@@ -259,7 +258,7 @@ class IncidentLifecycle:
         description = self._policy.roles.get(role)
         if description is None:
             known = ", ".join(sorted(self._policy.roles)) or "none configured"
-            raise UserError(f"unknown role {escape_markdown(repr(role))}; use one of {known}")
+            raise UserError(f"unknown role {excerpt(role)}; use one of {known}")
         who = user_ref(user)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
@@ -324,6 +323,13 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
+
+
+def ensure_open_for_updates(incident: Incident) -> None:
+    """Updates are for open incidents: a resolved one is reopened first."""
+    if not incident.status.is_open:
+        key, status = incident_key(incident.number), incident.status.label
+        raise UserError(f"{key} is {status}: reopen it to post updates")
 
 
 def _change_status(

@@ -1,13 +1,15 @@
-"""The incident policy: severities, their SLAs and update cadence, channel naming.
+"""The incident policy: severities, their SLAs and update cadence, channel naming,
+escalation, permissions, roles.
 
-Defaults come from the runbook. A YAML file (``WARROOM_CONFIG``) overrides only what it
-names; `load_policy` merges it over the defaults and validates the result.
+Defaults come from the runbook (`bot.policy.defaults`). A YAML file (``WARROOM_CONFIG``,
+read by `bot.policy.policy_file`) overrides only what it names; `load_policy` merges it
+over the defaults and validates the result, fields one by one and then across each other
+(`bot.policy.checks`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,9 +28,26 @@ from pydantic import (
 from pydantic import Field as PydanticField
 
 from bot.errors import ConfigurationError, UnknownSeverity
+from bot.policy.checks import inconsistencies
+from bot.policy.defaults import DEFAULT_POLICY_DATA, NEXT_BUSINESS_DAY, merge_policy_data
+from bot.policy.policy_file import describe_invalid, read_policy_file
 from bot.text.durations import format_duration, parse_duration
 
-NEXT_BUSINESS_DAY = "next_business_day"
+__all__ = [  # what the rest of warroom imports from here
+    "NEXT_BUSINESS_DAY",
+    "Action",
+    "BusinessHours",
+    "Contacts",
+    "EscalationLevel",
+    "PagerDutyTarget",
+    "Permission",
+    "Policy",
+    "SeverityLevel",
+    "WebhookTarget",
+    "default_policy",
+    "load_policy",
+]
+
 CHANNEL_NAME_FIELDS = frozenset({"number", "slug", "severity"})
 
 
@@ -45,6 +64,17 @@ Duration = Annotated[
     BeforeValidator(_to_timedelta),
     PlainSerializer(format_duration, return_type=str),
 ]
+
+
+def _to_time_of_day(value: Any) -> Any:
+    """`9:00` or `09:00`, stored as `09:00`."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"invalid time of day {value!r}: write it as HH:MM, like 09:00")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_to_time_of_day)]
 
 
 class SeverityLevel(BaseModel):
@@ -84,8 +114,8 @@ class BusinessHours(BaseModel):
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
         "mon", "tue", "wed", "thu", "fri",
     )  # fmt: skip
-    start: Annotated[str, PydanticField(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
-    end: Annotated[str, PydanticField(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "18:00"
+    start: TimeOfDay = "09:00"
+    end: TimeOfDay = "18:00"
 
     @field_validator("timezone")
     @classmethod
@@ -130,6 +160,9 @@ class Contacts(BaseModel):
     usergroups: tuple[str, ...] = ()
     pagerduty: PagerDutyTarget | None = None
     webhook: WebhookTarget | None = None
+
+    def reaches_anyone(self) -> bool:
+        return bool(self.users or self.usergroups or self.pagerduty or self.webhook)
 
     def pager_targets(self) -> list[dict[str, Any]]:
         """Where this level pages, as stored with each page (secrets stay in the environment)."""
@@ -242,6 +275,13 @@ class Policy(BaseModel):
                 seen[key] = level.name
         return self
 
+    @model_validator(mode="after")
+    def _names_used_are_defined(self) -> Policy:
+        problems = inconsistencies(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     def severity(self, text: str) -> SeverityLevel:
         """The severity a person typed (name or alias, any case); UnknownSeverity otherwise."""
         key = text.strip().casefold()
@@ -257,148 +297,16 @@ class Policy(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
-DEFAULT_POLICY_DATA: dict[str, Any] = {
-    "severities": [
-        {
-            "name": "SEV1",
-            "description": "Complete outage",
-            "aliases": ["P0", "critical"],
-            "response": "15m",
-            "update_every": "15m",
-        },
-        {
-            "name": "SEV2",
-            "description": "Major degradation",
-            "aliases": ["P1", "high"],
-            "response": "1h",
-            "update_every": "30m",
-        },
-        {
-            "name": "SEV3",
-            "description": "Partial impact",
-            "aliases": ["P2", "medium"],
-            "response": "4h",
-            "update_every": "1h",
-        },
-        {
-            "name": "SEV4",
-            "description": "Minimal impact",
-            "aliases": ["P3", "low"],
-            "response": NEXT_BUSINESS_DAY,
-            "update_every": None,
-        },
-    ],
-    "channel_name": "inc-{number}-{slug}",
-    "announce_channel": None,
-    "timeline_emoji": "pushpin",
-    "pagerduty_url": "https://events.pagerduty.com",
-    "escalation": [
-        {
-            "level": "L1",
-            "name": "On-call engineer",
-            "severities": ["SEV1", "SEV2", "SEV3", "SEV4"],
-            "after": "0s",
-        },
-        {"level": "L2", "name": "Tech lead", "severities": ["SEV1", "SEV2"], "after": "30m"},
-        {"level": "L3", "name": "Engineering manager", "severities": ["SEV1"], "after": "1h"},
-    ],
-    "roles": {
-        "commander": "Incident Commander: leads the response, makes the calls and delegates "
-        "the work, so that responders can focus on the fix.",
-        "comms": "Communications lead: posts the status updates on cadence and keeps "
-        "stakeholders informed.",
-        "scribe": "Scribe: records decisions, findings and actions on the timeline, for the "
-        "postmortem.",
-    },
-}
-
-
 def default_policy() -> Policy:
     return Policy.model_validate(DEFAULT_POLICY_DATA)
-
-
-def merge_policy_data(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Lay a (possibly partial) policy over the defaults.
-
-    Severities that name a built-in level change only the fields they give; a list that
-    introduces other names defines the whole ladder itself, in its own order (teams that
-    speak P0-P3 replace the SEV ladder rather than extend it).
-    """
-    merged: dict[str, Any] = {key: value for key, value in DEFAULT_POLICY_DATA.items()}
-    for key, value in overrides.items():
-        if key == "severities" and isinstance(value, list):
-            merged[key] = _merge_severities(value)
-        elif key == "roles" and isinstance(value, Mapping):
-            merged[key] = {**DEFAULT_POLICY_DATA["roles"], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _merge_severities(given: list[Any]) -> list[Any]:
-    defaults = {level["name"].casefold(): level for level in DEFAULT_POLICY_DATA["severities"]}
-    names = [item.get("name") for item in given if isinstance(item, Mapping)]
-    if (
-        not given
-        or len(names) != len(given)
-        or not all(isinstance(name, str) and name.casefold() in defaults for name in names)
-    ):
-        return given  # a ladder of its own; validation reports anything missing
-    overridden = {str(item["name"]).casefold(): item for item in given}
-    return [
-        {**level, **overridden.get(key, {})} if key in overridden else level
-        for key, level in defaults.items()
-    ]
 
 
 def load_policy(path: Path | None) -> Policy:
     """The effective policy: defaults, overlaid with the YAML file at `path` if any."""
     if path is None:
         return default_policy()
+    merged = merge_policy_data(read_policy_file(path))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"policy file {path} is not valid YAML: {exc}") from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError(
-            f"policy file {path} must be a mapping of keys, not {type(raw).__name__}"
-        )
-    try:
-        return Policy.model_validate(merge_policy_data(raw))
+        return Policy.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigurationError(_describe(path, exc, merge_policy_data(raw))) from exc
-
-
-def _describe(path: Path, exc: ValidationError, data: Mapping[str, Any]) -> str:
-    lines = [f"policy file {path} is invalid:"]
-    reported: set[str] = set()
-    for error in exc.errors():
-        location = _location(error["loc"], data)
-        if location in reported:
-            continue  # a union field fails once per branch; the first says it best
-        reported.add(location)
-        message = error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
-        lines.append(f"  - {location}: {message}{shown}")
-    return "\n".join(lines)
-
-
-def _location(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
-    parts: list[str] = []
-    node: Any = data
-    for part in loc:
-        if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node, list) and part < len(node) else None
-            parts.append(f"[{part}]" + (f" ({name})" if isinstance(name, str) else ""))
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-        elif not isinstance(node, Mapping):
-            continue  # inside a value: union branch names mean nothing to the person editing
-        else:
-            parts.append(("." if parts else "") + str(part))
-            node = node.get(part) if isinstance(node, Mapping) else None
-    return "".join(parts) or "(top level)"
+        raise ConfigurationError(describe_invalid(path, exc, merged)) from exc

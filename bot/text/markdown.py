@@ -64,3 +64,15 @@ def _escape_plain(text: str) -> str:
 def single_line(text: str) -> str:
     """Titles and similar one-line fields: collapse newlines and runs of spaces."""
     return " ".join(text.split())
+
+
+# What a refusal quotes of the input: enough to recognise it, never the whole of it.
+EXCERPT_LIMIT = 40
+
+
+def excerpt(typed: str) -> str:
+    """What someone typed, quoted and escaped for a refusal, cut to a short excerpt."""
+    typed = typed.strip()
+    if len(typed) > EXCERPT_LIMIT:
+        typed = typed[: EXCERPT_LIMIT - 1] + "…"
+    return escape_markdown(repr(typed))

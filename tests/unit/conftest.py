@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from bot.app import build
+from bot.app import Warroom, build
 from bot.chat.fake import FakeChat
 from bot.config import Settings
 from bot.delivery.outbox import DeliveryWorker
@@ -33,6 +33,7 @@ class Harness:
     worker: DeliveryWorker
     clock: SteppingClock
     timers: Timers
+    warroom: Warroom  # the whole composition root, for what the fields above don't name
 
     async def all(self, model: type[T], order: Any) -> list[T]:
         return await self.db.transaction(
@@ -67,6 +68,7 @@ async def harness(database_url: str, clock: SteppingClock) -> AsyncIterator[Harn
         warroom.worker,
         clock,
         warroom.timers,
+        warroom,
     )
     await warroom.http.aclose()
     warroom.db.dispose()

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.app import build
 from bot.chat.fake import FakeChat
@@ -158,7 +159,7 @@ async def test_unknown_delivery_kinds_are_kept_not_dropped(harness: Harness) -> 
     await harness.service.declare(sev2())
 
     def rename_first(session: Session) -> None:
-        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        first = session.scalars(select(Delivery).order_by(col(Delivery.id))).first()
         assert first is not None
         first.kind = "from_a_newer_version"
 
@@ -210,7 +211,14 @@ async def on_call_harness(database_url: str, clock: SteppingClock) -> AsyncItera
         policy=policy.model_copy(update={"escalation": path}),
     )
     yield Harness(
-        warroom.db, chat, warroom.service, warroom.lifecycle, warroom.worker, clock, warroom.timers
+        db=warroom.db,
+        chat=chat,
+        service=warroom.service,
+        lifecycle=warroom.lifecycle,
+        worker=warroom.worker,
+        clock=clock,
+        timers=warroom.timers,
+        warroom=warroom,
     )
     await warroom.http.aclose()
     warroom.db.dispose()

@@ -66,7 +66,14 @@ async def paging(
     http = httpx.AsyncClient(transport=httpx.MockTransport(pagers))
     warroom = build(unit_settings(database_url), chat=chat, http=http, clock=clock, policy=policy)
     yield Harness(
-        warroom.db, chat, warroom.service, warroom.lifecycle, warroom.worker, clock, warroom.timers
+        db=warroom.db,
+        chat=chat,
+        service=warroom.service,
+        lifecycle=warroom.lifecycle,
+        worker=warroom.worker,
+        clock=clock,
+        timers=warroom.timers,
+        warroom=warroom,
     )
     await warroom.http.aclose()
     warroom.db.dispose()

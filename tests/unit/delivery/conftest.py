@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.delivery.outbox import DeliveryKind, Effect, enqueue
 from bot.errors import DeliveryError
@@ -58,7 +59,7 @@ async def owe(db: Database, clock: SteppingClock, incident_id: int, *kinds: Deli
 
 async def deliveries(db: Database) -> list[Delivery]:
     return await db.transaction(
-        lambda session: list(session.scalars(select(Delivery).order_by(Delivery.id)))
+        lambda session: list(session.scalars(select(Delivery).order_by(col(Delivery.id))))
     )
 
 

@@ -54,7 +54,7 @@ async def test_a_lane_runs_one_delivery_at_a_time_in_order_while_lanes_overlap(
     assert effects.most_in_flight_per_lane == 1
     assert effects.most_in_flight > 1  # incidents (and their lanes) ran side by side
     for incident in incidents:
-        ids = [d.id for d in effects.ran if d.incident_id == incident and d.lane == "chat"]
+        ids = [d.id or 0 for d in effects.ran if d.incident_id == incident and d.lane == "chat"]
         assert ids == sorted(ids) and len(ids) == 5
     assert all(d.state is DeliveryState.DONE for d in await deliveries(db))
 
@@ -152,3 +152,19 @@ async def test_a_poll_claims_no_more_than_it_has_slots_for(
     for gate in gates:
         gate.set()
     assert await worker.drain() == 5
+
+
+async def test_effects_give_way_to_the_requests_being_answered(
+    db: Database, clock: SteppingClock, effects: FakeEffects
+) -> None:
+    incidents = [await new_incident(db, clock, n) for n in range(1, 5)]
+    for incident in incidents:
+        await owe(db, clock, incident, OPEN, POST)
+    worker = worker_for(db, effects, clock)
+    with worker.foreground.serving():  # a request is being answered meanwhile
+        assert await worker.drain() == 8
+    assert effects.most_in_flight == 1  # one effect at a time: slower, never stopped
+    for incident in incidents:
+        await owe(db, clock, incident, PIN)
+    assert await worker.drain() == 4
+    assert effects.most_in_flight > 1  # answered: side by side again

@@ -127,6 +127,8 @@ channel_name: "incident-{number}-{severity}-{slug}"
         ),
         ("severities:\n  - {name: P0}\n", "severities[0] (P0).response: Field required"),
         ("- just\n- a list\n", "must be a mapping of keys"),
+        # A list of names, not of mappings: named by position, not a crash.
+        ("severities: [P0, P1]\n", "severities[0]: Input should be a valid dictionary"),
         ("severities: [\n", "is not valid YAML"),
     ],
 )
