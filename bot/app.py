@@ -120,6 +120,7 @@ def build(
         announce_channel=settings.announce_channel,
         on_commit=committed,
         renderer=renderer,
+        handoff=worker,  # what a declaration owes starts here at once, already claimed
     )
     lifecycle = IncidentLifecycle(
         db=db,
@@ -215,7 +216,9 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         if refusal is not None:
             return _refused(refusal)
         request._body = body  # Bolt reads the body again: hand it the bytes already read
-        response: Response = await slack_handler.handle(request)
+        # While a person waits for an answer, deliveries take one slot instead of all.
+        with warroom.worker.foreground.serving():
+            response: Response = await slack_handler.handle(request)
         return response
 
     @api.get("/healthz")

@@ -83,12 +83,15 @@ class TimelineCapture:
         def claim(session: Session) -> bool:
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            result = session.connection().execute(
+            # RETURNING, not rowcount: with psycopg the rowcount of a skipped insert is
+            # not 0, and a re-delivery would be taken as new.
+            inserted = session.connection().execute(
                 insert(ProcessedEvent)
                 .values(event_id=event_id, received_at=now)
                 .on_conflict_do_nothing()
+                .returning(col(ProcessedEvent.event_id))
             )
-            return bool(getattr(result, "rowcount", 0))
+            return inserted.first() is not None
 
         return await self._db.transaction(claim, urgent=True)
 

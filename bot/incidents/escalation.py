@@ -52,8 +52,8 @@ class Reacher:
         )
         contacts = level.contacts
         pages = contacts.pager_targets()
-        if actor is None and not (contacts.users or contacts.usergroups or pages):
-            return  # an automatic step that calls nobody is logged, not announced
+        if not (contacts.users or contacts.usergroups or pages):
+            return  # a step that calls nobody is logged on the timeline, not announced
         called: list[str] = [user_ref(u) for u in contacts.users]
         called += [group_ref(g) for g in contacts.usergroups]
         called += [f"the {next(iter(p))} pager" for p in pages]

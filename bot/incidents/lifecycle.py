@@ -316,6 +316,12 @@ class IncidentLifecycle:
             level = path[incident.escalation_level]
             incident.escalation_level += 1
             self._reacher.reach(session, incident, level, actor=actor, reason=reason, now=now)
+            contacts = level.contacts
+            if not (contacts.users or contacts.usergroups or contacts.pager_targets()):
+                return (
+                    f"{key} escalated to {level.label()}, which calls nobody: "
+                    "no contacts are set for this level in the policy"
+                )
             return f"{key} escalated to {level.label()}"
 
         return await self.apply(ref, change, action="escalate", actor=actor)

@@ -30,6 +30,12 @@ MARKER_EVENT_TYPE = "warroom_message"
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# Errors about the app's own credentials, not about the request.
+CREDENTIAL_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+     "missing_scope", "no_permission", "ekm_access_denied"}
+)  # fmt: skip
+CREDENTIAL_RETRY_SECONDS = 300.0
 # Answers that mean the effect is already there: success for an idempotent effect.
 ALREADY_DONE = {
     "conversations.invite": frozenset({"already_in_channel"}),
@@ -62,6 +68,10 @@ def _chat_error(method: str, exc: Exception) -> DeliveryError:
                 "retry-after"
             )
             retry_after = float(header) if header else 1.0
+        if code in CREDENTIAL_ERRORS:
+            # The app's token or scopes are wrong: nothing lands until an admin fixes them,
+            # and then everything owed must still land. Wait long, never give up.
+            return DeliveryError(code, retry_after=CREDENTIAL_RETRY_SECONDS, detail=method)
         transient = status == 429 or status >= 500 or code in TRANSIENT_ERRORS
         error_type = ChannelNameTaken if code == "name_taken" else DeliveryError
         return error_type(code, retryable=transient, retry_after=retry_after, detail=method)

@@ -231,3 +231,16 @@ async def test_guarded_changes_follow_the_policys_permissions(harness: Harness) 
         await harness.lifecycle.resolve(here, actor="U0DECLARER")
     await harness.lifecycle.assign_role(here, actor="U0DECLARER", role="commander", user="U0ALEX")
     await harness.lifecycle.resolve(here, actor="U0ALEX")
+
+
+async def test_a_level_that_calls_nobody_is_logged_not_announced(harness: Harness) -> None:
+    _, here = await open_incident(harness)  # the default path's levels have no contacts
+    outcome = await harness.lifecycle.escalate(here, actor="U1", reason="need the lead")
+    assert outcome.summary.endswith(
+        "which calls nobody: no contacts are set for this level in the policy"
+    )
+    await harness.worker.drain()
+    (stored,) = await harness.incidents()
+    channel = harness.chat.channels[stored.channel_id or ""]
+    assert not [m for m in channel.messages.values() if m.markdown.startswith("🚨")]
+    assert "Escalated to L2 Tech lead by <user:U1>: need the lead" in card_text(harness, stored)
