@@ -123,3 +123,16 @@ def test_the_shortcut_adds_a_message_from_any_channel(
         user="U0SAM",
     )
     card_shows(slack, channel, "Customer reports from EU")
+
+
+def test_mentions_show_as_mentions_and_captured_text_is_escaped_once(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    channel = declared(sender, slack)
+    assert sender.command("note <@U0BOB|bob> is on it <!channel>", channel=channel.id).status_code
+    card_shows(slack, channel, "Note by <@U0DECLARER>: <@U0BOB> is on it &lt;!channel&gt;")
+    # Slack hands back what people type with &, < and > escaped: shown as typed, once.
+    ts = slack.post_as("U0ALEX", channel.id, "a &lt; b &amp; c")
+    sender.event(reaction("reaction_added", "U0SAM", channel.id, ts))
+    shown = card_shows(slack, channel, "<@U0ALEX>: “a &lt; b &amp; c”")
+    assert "&amp;lt;" not in str(shown["blocks"])
