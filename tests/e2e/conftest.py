@@ -3,17 +3,12 @@ client that sends Slack-signed requests to it exactly as Slack would."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +19,23 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, SPECS_DIR
 from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import (
+    TEAM_ID,
+    button_payload,
+    command_fields,
+    event_body,
+    form_body,
+    interaction_body,
+    signed_headers,
+    slack_signature,
+    view_submission_payload,
+)
 
 SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
 APP_TOKEN = "xapp-e2e-token"
-TEAM_ID = "T0WARROOM"
 DECLARER = "U0DECLARER"
+__all__ = ["TEAM_ID", "slack_signature"]  # for the tests that build their own requests
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 15, what: str = "") -> Any:
@@ -48,11 +54,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -132,128 +133,63 @@ class SlackSender:
     def post(
         self, body: bytes, *, timestamp: int | None = None, secret: str | None = None,
         content_type: str = "application/x-www-form-urlencoded",
+        extra: dict[str, str] | None = None,
     ) -> httpx.Response:  # fmt: skip
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": slack_signature(secret or self.secret, stamp, body),
-        }
+        headers = signed_headers(
+            secret or self.secret, body, content_type=content_type, timestamp=timestamp
+        )
         return httpx.post(
-            f"{self.server.url}/slack/events", content=body, headers=headers, timeout=10
+            f"{self.server.url}/slack/events",
+            content=body,
+            headers={**headers, **(extra or {})},
+            timeout=10,
         )
 
     def command_body(
         self, text: str, *, user: str = DECLARER, channel: str = "C0GENERAL"
     ) -> dict[str, str]:
-        return {
-            "token": "deprecated-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "warroom-e2e",
-            "channel_id": channel,
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/incident",
-            "text": text,
-            "api_app_id": "A0WARROOM",
-            "is_enterprise_install": "false",
-            "response_url": self.fake.response_url(),
-            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
-        }
+        return command_fields(
+            text, user=user, channel=channel, response_url=self.fake.response_url()
+        )
 
     def action(
         self, action_id: str, value: str, *, user: str, channel: str, message_ts: str
     ) -> tuple[httpx.Response, str]:
         """Press a button; returns Slack's answer and the response_url given with it."""
         response_url = self.fake.response_url()
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-            "api_app_id": "A0WARROOM",
-            "token": "deprecated-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel,
-                "is_ephemeral": False,
-            },
-            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
-            "team": {"id": TEAM_ID, "domain": "warroom-e2e"},
-            "channel": {"id": channel, "name": "incident"},
-            "message": {"type": "message", "ts": message_ts, "text": ""},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "card-actions",
-                    "text": {"type": "plain_text", "text": action_id},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-        return self.post(body), response_url
+        payload = button_payload(
+            action_id, value, user=user, channel=channel, message_ts=message_ts,
+            response_url=response_url,
+        )  # fmt: skip
+        return self.post(interaction_body(payload)), response_url
 
     def event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
     ) -> httpx.Response:
         """An Events API delivery; `retry` sets X-Slack-Retry-Num as Slack's re-sends do."""
-        body = json.dumps(
-            {
-                "token": "deprecated-verification-token",
-                "team_id": TEAM_ID,
-                "api_app_id": "A0WARROOM",
-                "event": {**event, "event_ts": f"{time.time():.6f}"},
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-                "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM_ID, "user_id": "U0WARBOT", "is_bot": True}],
-            }
-        ).encode()
-        stamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": slack_signature(self.secret, stamp, body),
-        }
-        if retry is not None:
-            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        return httpx.post(
-            f"{self.server.url}/slack/events", content=body, headers=headers, timeout=10
+        retried = (
+            {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            if retry is not None
+            else {}
+        )
+        return self.post(
+            event_body(event, event_id=event_id), content_type="application/json", extra=retried
         )
 
     def submit(
         self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user: str = DECLARER
     ) -> httpx.Response:
         """Submit a modal the app opened, with `values` as {block_id: {type…, value…}}."""
-        payload = {
-            "type": "view_submission",
-            "team": {"id": TEAM_ID, "domain": "warroom-e2e"},
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-            "api_app_id": "A0WARROOM",
-            "token": "deprecated-verification-token",
-            "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:12]}",
-            "view": {
-                **view,
-                "id": "V0FORM",
-                "team_id": TEAM_ID,
-                "state": {"values": {block: {"value": v} for block, v in values.items()}},
-                "hash": "1700000000.abc",
-            },
-        }
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-        return self.post(body)
+        return self.post(interaction_body(view_submission_payload(view, values, user=user)))
 
     def command(self, text: str, **kwargs: Any) -> httpx.Response:
         fields = self.command_body(
             text, **{k: v for k, v in kwargs.items() if k in ("user", "channel")}
         )
         self.last_response_url = fields["response_url"]
-        body = urllib.parse.urlencode(fields).encode()
-        return self.post(body, **{k: v for k, v in kwargs.items() if k in ("timestamp", "secret")})
+        return self.post(
+            form_body(fields), **{k: v for k, v in kwargs.items() if k in ("timestamp", "secret")}
+        )
 
 
 @pytest.fixture(scope="session")
