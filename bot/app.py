@@ -22,12 +22,12 @@ from slack_sdk.signature import SignatureVerifier
 
 import handlers.slack
 from bot.chat.port import ChatPlatform
-from bot.chat.slack.adapter import SlackChat, build_web_client
+from bot.chat.slack.adapter import SlackChat, build_web_client, share_session
 from bot.chat.unconfigured import UnconfiguredChat
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.effects import ChatEffects
-from bot.delivery.outbox import DeliveryKind, DeliveryWorker, pending_count
+from bot.delivery.outbox import DeliveryKind, DeliveryWorker, failed_count, pending_count
 from bot.delivery.paging import Pager
 from bot.inbound.dispatch import Inbound
 from bot.inbound.flags import TimelineFlags
@@ -240,6 +240,7 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         try:
             await warroom.db.ping()
             body["pending_deliveries"] = await pending_count(warroom.db)
+            body["failed_deliveries"] = await failed_count(warroom.db)
             body["follow_ups"] = warroom.follow_ups.running
         except Exception as exc:
             body.update(status="unavailable", database=f"error: {type(exc).__name__}")
@@ -269,6 +270,10 @@ def _lifespan(warroom: Warroom) -> Any:
                 "Serving /healthz and /readyz only.",
                 settings.slack_summary(),
             )
+        # One HTTP session for every Slack Web API call, on this loop, instead of one per call.
+        web_session = await share_session(
+            warroom.chat, warroom.bolt.client if warroom.bolt else None
+        )
         worker = warroom.worker
         if warroom.db.is_sqlite:
             await worker.release_all_leases()  # one process per SQLite file: ours are stale
@@ -332,6 +337,8 @@ def _lifespan(warroom: Warroom) -> Any:
             for task in warroom.background:
                 task.cancel()
             await asyncio.gather(*warroom.background, return_exceptions=True)
+            if web_session is not None:
+                await web_session.close()
             await warroom.http.aclose()
             warroom.db.dispose()
 

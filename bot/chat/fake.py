@@ -1,16 +1,27 @@
-"""An in-memory ChatPlatform for unit tests (and a model of what adapters must do)."""
+"""An in-memory ChatPlatform for unit tests (and a model of what adapters must do).
+
+Besides refusals (`fail_next`), it models the two ways a call's outcome goes missing on a
+real platform: the call takes effect but its answer is lost (`lose_answer`), and the call
+is answered with an error at once but takes effect later (`land_late`, then `land()`),
+as Slack does with a call it was slow to carry out.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
-from bot.chat.port import ChatMessage, Message, OpenedChannel
+from bot.chat.port import ChatMessage, Message, OpenedChannel, OutcomeUnknown, OwnChannel
+from bot.clock import Clock
 from bot.errors import ChannelNameTaken, DeliveryError
 
 _NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
+T = TypeVar("T")
 
 
 @dataclass
@@ -19,24 +30,51 @@ class FakeChannel:
     name: str
     private: bool
     members: set[str] = field(default_factory=set)
-    messages: dict[str, Message] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)  # oldest first
     pins: set[str] = field(default_factory=set)
     said: dict[str, tuple[str, str]] = field(default_factory=dict)  # people's messages
+    opened_by_bot: bool = False
+    created_at: datetime | None = None
 
 
 class FakeChat:
     """Records every effect; `failures` queues errors to raise from the next calls by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self.channels: dict[str, FakeChannel] = {}
-        self.private_replies: list[tuple[str, str, str]] = []
+        self.private_replies: list[tuple[str, str, str]] = []  # channel, user, Markdown
         self.failures: dict[str, list[DeliveryError]] = {}
         self.calls: list[str] = []
         self.groups: dict[str, list[str]] = {}
+        self.deleted: list[tuple[str, str]] = []  # channel, message ref
+        self._late: list[Callable[[], object]] = []
+        self._modes: dict[str, list[str]] = {}  # operation -> "lose" | "late", in order
         self._ids = itertools.count(1)
+        self._clock = clock
+
+    # what tests set up ------------------------------------------------------------------
 
     def fail_next(self, operation: str, *errors: DeliveryError) -> None:
+        """The next calls of `operation` are refused with these errors: nothing happens."""
         self.failures.setdefault(operation, []).extend(errors)
+
+    def lose_answer(self, operation: str, times: int = 1) -> None:
+        """The next calls of `operation` take effect, then raise OutcomeUnknown."""
+        self._modes.setdefault(operation, []).extend(["lose"] * times)
+
+    def land_late(self, operation: str, times: int = 1) -> None:
+        """The next calls of `operation` raise OutcomeUnknown at once and take effect when
+        the test calls `land()`."""
+        self._modes.setdefault(operation, []).extend(["late"] * times)
+
+    def land(self) -> int:
+        """Carry out the calls kept by `land_late`; returns how many there were. One the
+        platform would now refuse (a name taken meanwhile) does nothing, as on Slack."""
+        late, self._late = self._late, []
+        for act in late:
+            with contextlib.suppress(DeliveryError):
+                act()
+        return len(late)
 
     def add_channel(self, channel_id: str, name: str) -> None:
         self.channels[channel_id] = FakeChannel(channel_id, name, private=False)
@@ -44,11 +82,30 @@ class FakeChat:
     def channel_named(self, name: str) -> FakeChannel | None:
         return next((c for c in self.channels.values() if c.name == name), None)
 
+    def opened(self) -> list[FakeChannel]:
+        """Every channel the bot opened, in order."""
+        return [c for c in self.channels.values() if c.opened_by_bot]
+
+    # the port ---------------------------------------------------------------------------
+
     def _enter(self, operation: str) -> None:
         self.calls.append(operation)
         queued = self.failures.get(operation)
         if queued:
             raise queued.pop(0)
+
+    def _carry(self, operation: str, act: Callable[[], T]) -> T:
+        """One call: refused, carried out, or carried out with its outcome unknown."""
+        self._enter(operation)
+        modes = self._modes.get(operation)
+        mode = modes.pop(0) if modes else None
+        if mode == "late":
+            self._late.append(act)
+            raise OutcomeUnknown("timeout", detail=operation, timed_out=True)
+        result = act()
+        if mode == "lose":
+            raise OutcomeUnknown("connection_lost", detail=operation)
+        return result
 
     def _channel(self, channel_id: str) -> FakeChannel:
         if channel_id not in self.channels:
@@ -56,42 +113,76 @@ class FakeChat:
         return self.channels[channel_id]
 
     async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
-        self._enter("open_channel")
-        if self.channel_named(name) is not None:
-            raise ChannelNameTaken("name_taken", retryable=False)
-        channel = FakeChannel(f"C{next(self._ids):08d}", name, private)
-        self.channels[channel.id] = channel
-        return OpenedChannel(channel.id, channel.name)
+        def act() -> OpenedChannel:
+            if self.channel_named(name) is not None:
+                raise ChannelNameTaken("name_taken", retryable=False)
+            channel = FakeChannel(
+                f"C{next(self._ids):08d}",
+                name,
+                private,
+                opened_by_bot=True,
+                created_at=self._clock() if self._clock else None,
+            )
+            self.channels[channel.id] = channel
+            return OpenedChannel(channel.id, channel.name)
+
+        return self._carry("open_channel", act)
+
+    async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:
+        self._enter("own_channels")
+        return {
+            c.name: OwnChannel(c.id, c.name, c.created_at)
+            for c in self.channels.values()
+            if c.opened_by_bot and c.name in names
+        }
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
-        self._enter("invite")
-        self._channel(channel_id).members.update(user_ids)
+        self._carry("invite", lambda: self._channel(channel_id).members.update(user_ids))
 
     async def post(self, *, channel_id: str, message: Message) -> str:
-        self._enter("post")
-        ref = f"{next(self._ids)}.000100"
-        self._channel(channel_id).messages[ref] = message
-        return ref
+        def act() -> str:
+            ref = f"{next(self._ids)}.000100"
+            self._channel(channel_id).messages[ref] = message
+            return ref
+
+        return self._carry("post", act)
 
     async def update(self, *, channel_id: str, message_ref: str, message: Message) -> None:
-        self._enter("update")
-        channel = self._channel(channel_id)
-        if message_ref not in channel.messages:
-            raise DeliveryError("message_not_found", retryable=False)
-        channel.messages[message_ref] = message
+        def act() -> None:
+            channel = self._channel(channel_id)
+            if message_ref not in channel.messages:
+                raise DeliveryError("message_not_found", retryable=False)
+            channel.messages[message_ref] = message
+
+        self._carry("update", act)
 
     async def pin(self, *, channel_id: str, message_ref: str) -> None:
-        self._enter("pin")
-        self._channel(channel_id).pins.add(message_ref)
+        self._carry("pin", lambda: self._channel(channel_id).pins.add(message_ref))
+
+    async def delete(self, *, channel_id: str, message_ref: str) -> None:
+        def act() -> None:
+            channel = self._channel(channel_id)
+            if channel.messages.pop(message_ref, None) is not None:
+                self.deleted.append((channel_id, message_ref))
+            channel.pins.discard(message_ref)
+
+        self._carry("delete", act)
 
     async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
         self._enter("find_marked")
         messages = self._channel(channel_id).messages
         return next((ref for ref, m in messages.items() if m.marker == marker), None)
 
-    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
-        self._enter("reply_privately")
-        self.private_replies.append((channel_id, user_id, text))
+    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
+        self._enter("all_marked")
+        messages = self._channel(channel_id).messages
+        return [ref for ref, m in messages.items() if m.marker == marker]
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
+        self._carry(
+            "reply_privately",
+            lambda: self.private_replies.append((channel_id, user_id, message.markdown)),
+        )
 
     async def group_members(self, *, group_id: str) -> list[str]:
         self._enter("group_members")

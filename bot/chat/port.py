@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.errors import ChannelNameTaken, DeliveryError
 
-__all__ = ["ChannelNameTaken", "DeliveryError"]
+__all__ = ["ChannelNameTaken", "DeliveryError", "OutcomeUnknown"]
+
+
+@dataclass(frozen=True)
+class OutcomeUnknown(DeliveryError):
+    """The call may or may not have taken effect, and may still take effect later: it
+    timed out, its connection broke after the request went out, or the platform answered
+    with a server error. Retryable, but not blindly: an effect that is not idempotent
+    must find what the call may have done before doing it again (see
+    bot/delivery/effects.py)."""
+
+    # No answer in time: trying again at once would most likely wait as long again.
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,15 @@ class OpenedChannel:
     name: str
 
 
+@dataclass(frozen=True)
+class OwnChannel:
+    """A channel this bot opened itself, as the platform lists it now."""
+
+    id: str
+    name: str
+    created_at: datetime | None  # None: the platform does not say
+
+
 class ChatPlatform(Protocol):
     async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
         """Create a channel the bot is in; ChannelNameTaken if the name is used."""
@@ -79,12 +100,28 @@ class ChatPlatform(Protocol):
         """Pin a message; one already pinned is not an error."""
         ...
 
-    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
-        """The reference of a recent message tagged `marker` in the channel, if any."""
+    async def delete(self, *, channel_id: str, message_ref: str) -> None:
+        """Remove one of the bot's own messages; one already gone is not an error."""
         ...
 
-    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
-        """A message only `user_id` sees (Slack: ephemeral)."""
+    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+        """The reference of a recent message tagged `marker` in the channel, if any (of
+        several, the oldest)."""
+        ...
+
+    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
+        """Every recent message tagged `marker` in the channel, oldest first."""
+        ...
+
+    async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:
+        """Of `names`, the channels that exist and that this bot opened itself (it
+        created them and is in them), by name: what an open_channel whose answer was
+        lost may have created."""
+        ...
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
+        """A message only `user_id` sees, in `channel_id` (Slack: ephemeral), or in a
+        direct message when that channel cannot show it to them."""
         ...
 
     async def group_members(self, *, group_id: str) -> list[str]:

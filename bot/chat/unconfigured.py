@@ -3,9 +3,9 @@ credentials still to be set): every effect waits in the outbox until one is."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from bot.chat.port import ChatMessage, Message, OpenedChannel
+from bot.chat.port import ChatMessage, Message, OpenedChannel, OwnChannel
 from bot.errors import DeliveryError
 
 # Retried slowly: nothing can land until the process restarts with a platform configured.
@@ -32,10 +32,19 @@ class UnconfiguredChat:
     async def pin(self, *, channel_id: str, message_ref: str) -> None:
         raise _unavailable("pin")
 
+    async def delete(self, *, channel_id: str, message_ref: str) -> None:
+        raise _unavailable("delete")
+
     async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
         raise _unavailable("look for a message")
 
-    async def reply_privately(self, *, channel_id: str, user_id: str, text: str) -> None:
+    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
+        raise _unavailable("look for messages")
+
+    async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:
+        raise _unavailable("list channels")
+
+    async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
         raise _unavailable("reply")
 
     async def group_members(self, *, group_id: str) -> list[str]:

@@ -4,37 +4,82 @@ incident's stored state first, so a retry after a partial success does not repea
 What an effect learns (the channel it opened, the card it posted) is returned as a
 `Landed` write, stored by the worker in the transaction that marks the delivery done: one
 transaction per delivery after its call instead of two.
+
+A call can also fail without saying whether it took effect (`OutcomeUnknown`: a timeout,
+a connection lost after the request went out, a 5xx), and the platform may still carry it
+out after we gave up on it (Slack applies a slow call late, after the retry even). Blind
+retries would then open a second channel or post a second card, so every effect that is
+not idempotent on the platform reconciles first:
+
+- A channel's names are fixed by the incident: the planned name, then its alternatives
+  in a fixed order. Finding a name taken, an attempt asks which of those names are
+  channels the bot opened itself, and adopts the one opened for this incident (created by
+  the bot, after the declaration, no other incident's) instead of opening another. A late
+  create of a name that is ours already is refused by the platform: no orphan.
+- A post carries a marker. A retry first looks for the copy an earlier attempt delivered
+  and adopts it. An attempt whose outcome is unknown also owes a recheck (a delivery of
+  its own, due when a late copy would have landed) that deletes every copy but the one
+  recorded, so a late duplicate with live buttons does not stay.
+- An edit whose outcome is unknown owes a recheck that makes it again from the stored
+  state, so a late, older edit does not stay on the card.
+- Invitations, pins and deletions are idempotent on the platform already.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
-from bot.chat.port import ChatPlatform, Message
+from bot.chat.port import ChatPlatform, Message, OpenedChannel, OutcomeUnknown, OwnChannel
 from bot.clock import Clock, utc_now
-from bot.delivery.outbox import DeliveryKind, Effect, Landed
+from bot.delivery.outbox import DeliveryKind, Effect, Landed, enqueue
 from bot.errors import ChannelNameTaken, DeliveryError
-from bot.incidents.cards import all_clear, announcement, card_marker, incident_card
+from bot.incidents.cards import all_clear, announcement, channel_ready, incident_card
 from bot.incidents.members import roles_of
 from bot.incidents.timeline import entries_of
 from bot.policy.schema import Policy
 from bot.storage.database import Database
-from bot.storage.models import Delivery, Incident, IncidentRole, TimelineEntry
+from bot.storage.models import (
+    Delivery,
+    DeliveryState,
+    Incident,
+    IncidentRole,
+    TimelineEntry,
+    TimelineKind,
+)
 from bot.text.templates import Renderer
 
 log = logging.getLogger(__name__)
 
-# Tries of other names within one delivery before giving up for this attempt.
+# Names tried within one delivery before giving up for this attempt.
 NAME_TRIES = 12
+# When a late copy of a call with an unknown outcome would have landed: twice as long as
+# the call went unanswered (a call Slack sat on for 15 s may take about as long again),
+# within these bounds.
+SETTLE_FACTOR = 2
+SETTLE_MIN = timedelta(seconds=5)
+SETTLE_MAX = timedelta(minutes=2)
+# A channel created this long before its incident was declared cannot be the incident's
+# (a number used again after the database was reset), whatever the clocks say.
+CLOCK_SKEW = timedelta(minutes=5)
+# Which copy a sweep keeps: the one the incident recorded, or (messages it does not
+# record) the first one posted.
+KEEP_CARD, KEEP_ANNOUNCEMENT, KEEP_FIRST = "card", "announcement", "first"
 
 _CardData = tuple[Incident, list[TimelineEntry], list[IncidentRole]]
-
-
 _INCIDENT = SQLModel.metadata.tables["incident"]
+_DELIVERY = SQLModel.metadata.tables["delivery"]
+
+
+def settle_time(unanswered: timedelta) -> timedelta:
+    """How long after an unknown outcome a late copy may still land."""
+    return min(max(unanswered * SETTLE_FACTOR, SETTLE_MIN), SETTLE_MAX)
 
 
 def _saving(incident_id: int, **values: object) -> Landed:
@@ -49,6 +94,36 @@ def _saving(incident_id: int, **values: object) -> Landed:
         )
 
     return write
+
+
+def owe_recheck(
+    session: Session, *, incident_id: int, payload: Mapping[str, Any], due: datetime, now: datetime
+) -> None:
+    """Owe one recheck at `due`. The same recheck owed already and not started yet is
+    moved to the later time instead: several unknown outcomes of one post (Slack down for
+    a while) need one look after the last of them."""
+    waiting = session.scalars(
+        select(Delivery).where(
+            col(Delivery.incident_id) == incident_id,
+            col(Delivery.kind) == DeliveryKind.RECHECK.value,
+            col(Delivery.state) == DeliveryState.PENDING,
+            col(Delivery.lease_owner).is_(None),
+        )
+    )
+    for row in waiting:
+        if row.payload == dict(payload):
+            if row.next_attempt_at < due:
+                session.connection().execute(
+                    _DELIVERY.update().where(_DELIVERY.c.id == row.id).values(next_attempt_at=due)
+                )
+            return
+    enqueue(
+        session,
+        incident_id=incident_id,
+        owed=[(DeliveryKind.RECHECK, dict(payload))],
+        now=now,
+        due=due,
+    )
 
 
 class ChatEffects:
@@ -75,10 +150,14 @@ class ChatEffects:
             DeliveryKind.PIN_CARD.value: self.pin_card,
             DeliveryKind.ANNOUNCE.value: self.announce,
             DeliveryKind.UPDATE_CARD.value: self.update_card,
+            DeliveryKind.UPDATE_ANNOUNCEMENT.value: self.update_announcement,
             DeliveryKind.POST_ALL_CLEAR.value: self.post_all_clear,
             DeliveryKind.POST_MESSAGE.value: self.post_message,
             DeliveryKind.INVITE_GROUPS.value: self.invite_groups,
+            DeliveryKind.RECHECK.value: self.recheck,
         }
+
+    # reading the incident ---------------------------------------------------------------
 
     async def _incident(self, incident_id: int) -> Incident:
         incident = await self._db.transaction(lambda session: session.get(Incident, incident_id))
@@ -117,33 +196,144 @@ class ChatEffects:
             raise DeliveryError("channel_not_open_yet")
         return incident.channel_id
 
+    # the channel ------------------------------------------------------------------------
+
     async def open_channel(self, delivery: Delivery) -> Landed | None:
         incident = await self._incident(delivery.incident_id)
         if incident.channel_id is not None:
             return None
-        # Named here, not when declared: the naming rules are the platform's.
-        wanted = self._chat.channel_name(
+        planned = await self._planned_name(incident)
+        # Every attempt walks the same names in the same order, so it meets whatever an
+        # earlier attempt (or a crashed process) may have created.
+        names = [planned] + [
+            self._chat.alternative_channel_name(planned, attempt)
+            for attempt in range(1, NAME_TRIES)
+        ]
+        own: dict[str, OwnChannel] | None = None
+        for name in names:
+            if own is not None and name in own:
+                if await self._is_ours(incident, own[name]):
+                    return self._adopting(incident, own[name])
+                continue  # the bot's, but another incident's
+            try:
+                opened = await self._create(name, private=incident.private)
+            except ChannelNameTaken:
+                # Maybe by this incident's own earlier attempt, whose answer was lost: look
+                # again at every time a name is taken, as that attempt may land meanwhile.
+                own = await self._chat.own_channels(names=names)
+                if name in own and await self._is_ours(incident, own[name]):
+                    return self._adopting(incident, own[name])
+                log.info("channel name %s is taken; trying another", name)
+                continue
+            return _saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
+        raise DeliveryError("no_free_channel_name", detail=planned)
+
+    async def _create(self, name: str, *, private: bool) -> OpenedChannel:
+        """Create `name`; once more at once after an unknown outcome that was no timeout
+        (what slack_sdk's own retry used to do blindly). Asking for the same name again is
+        safe: if the first call created it, this one is told the name is taken, and the
+        caller adopts the channel."""
+        try:
+            return await self._chat.open_channel(name=name, private=private)
+        except OutcomeUnknown as error:
+            if error.timed_out:
+                raise
+            log.info("no clear answer opening %s (%s): asking again", name, error)
+            return await self._chat.open_channel(name=name, private=private)
+
+    async def _planned_name(self, incident: Incident) -> str:
+        severity = incident.severity
+        if "{severity}" in self._policy.channel_name:
+            # The name an earlier attempt used, even if the severity has changed since.
+            severity = await self._declared_severity(incident) or severity
+        return self._chat.channel_name(
             template=self._policy.channel_name,
             number=incident.number,
             title=incident.title,
-            severity=incident.severity,
+            severity=severity,
         )
-        name = wanted
-        for attempt in range(1, NAME_TRIES + 1):
-            try:
-                opened = await self._chat.open_channel(name=name, private=incident.private)
-            except ChannelNameTaken:
-                log.info("channel name %s is taken; trying another", name)
-                name = self._chat.alternative_channel_name(wanted, attempt)
-                continue
-            return _saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
-        raise DeliveryError("no_free_channel_name", detail=wanted)
+
+    async def _declared_severity(self, incident: Incident) -> str | None:
+        def read(session: Session) -> str | None:
+            entry = session.scalars(
+                select(TimelineEntry).where(
+                    col(TimelineEntry.incident_id) == incident.id,
+                    col(TimelineEntry.kind) == TimelineKind.DECLARED,
+                )
+            ).first()
+            return str(entry.data.get("severity")) if entry and entry.data.get("severity") else None
+
+        return await self._db.transaction(read)
+
+    async def _is_ours(self, incident: Incident, channel: OwnChannel) -> bool:
+        """Whether a channel the bot opened was opened for this incident."""
+        if channel.created_at is not None and channel.created_at < incident.started_at - CLOCK_SKEW:
+            return False
+
+        def taken(session: Session) -> bool:
+            other = session.scalar(
+                select(col(Incident.id)).where(
+                    col(Incident.channel_id) == channel.id, col(Incident.id) != incident.id
+                )
+            )
+            return other is not None
+
+        return not await self._db.transaction(taken)
+
+    def _adopting(self, incident: Incident, channel: OwnChannel) -> Landed:
+        log.warning(
+            "adopting #%s (%s) for incident %s: an earlier attempt opened it, its answer lost",
+            channel.name, channel.id, incident.number,
+        )  # fmt: skip
+        return _saving(incident.id or 0, channel_id=channel.id, channel_name=channel.name)
+
+    # people -----------------------------------------------------------------------------
 
     async def invite(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
         users = [str(user) for user in delivery.payload.get("users", [])]
-        if users:
-            await self._chat.invite(channel_id=self._channel_of(incident), user_ids=users)
+        if not users:
+            return
+        channel_id = self._channel_of(incident)
+        await self._chat.invite(channel_id=channel_id, user_ids=users)
+        if incident.declared_by in users and await self._declarations_invite(delivery):
+            await self._tell_declarer(incident, channel_id)
+
+    async def _declarations_invite(self, delivery: Delivery) -> bool:
+        """Whether this is the declaration's invitation: the incident's first. Asked
+        after the call, which then goes out as fast as any other invitation."""
+
+        def first(session: Session) -> bool:
+            earliest = session.scalar(
+                select(func.min(col(Delivery.id))).where(
+                    col(Delivery.incident_id) == delivery.incident_id,
+                    col(Delivery.kind) == DeliveryKind.INVITE.value,
+                )
+            )
+            return bool(earliest == delivery.id)
+
+        return await self._db.transaction(first)
+
+    async def _tell_declarer(self, incident: Incident, channel_id: str) -> None:
+        """The declarer was told "opening its channel" when they declared; now it is open
+        and they are in it, point them to it where they declared. Sent after their
+        invitation, in the same delivery, so it is sent once they can open the channel."""
+        if incident.declared_in is None or incident.declared_in == channel_id:
+            return  # nowhere else to say it: the channel itself is where they are
+        try:
+            await self._chat.reply_privately(
+                channel_id=incident.declared_in,
+                user_id=incident.declared_by,
+                message=channel_ready(incident, renderer=self._renderer),
+            )
+        except OutcomeUnknown as error:
+            # Likely delivered; a private note cannot be looked up, and a second one is
+            # worse than none: the channel is in their sidebar since the invitation.
+            log.warning("pointing the declarer to %s may have failed: %s", channel_id, error)
+        except DeliveryError as error:
+            if error.retryable:
+                raise  # the invitation is idempotent: both are tried again
+            log.warning("cannot point the declarer to %s: %s", channel_id, error)
 
     async def invite_groups(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -155,18 +345,15 @@ class ChatEffects:
                 channel_id=self._channel_of(incident), user_ids=sorted(set(users))
             )
 
+    # messages ---------------------------------------------------------------------------
+
     async def post_card(self, delivery: Delivery) -> Landed | None:
         data = await self._card_data(delivery.incident_id)
         incident = data[0]
         if incident.card_ref is not None:
             return None
         channel_id = self._channel_of(incident)
-        # An earlier attempt may have posted before failing to hear back: look first.
-        ref = None
-        if delivery.attempts > 1:
-            ref = await self._find_marked(channel_id, card_marker(incident))
-        if ref is None:
-            ref = await self._chat.post(channel_id=channel_id, message=self._card(data))
+        ref = await self._post_once(channel_id, self._card(data), delivery, keep=KEEP_CARD)
         return _saving(incident.id or 0, card_ref=ref)
 
     async def update_card(self, delivery: Delivery) -> None:
@@ -175,17 +362,14 @@ class ChatEffects:
         incident = data[0]
         if incident.card_ref is None:
             raise DeliveryError("card_not_posted_yet")
-        await self._chat.update(
-            channel_id=self._channel_of(incident),
-            message_ref=incident.card_ref,
-            message=self._card(data),
+        await self._edit(
+            incident, self._channel_of(incident), incident.card_ref, self._card(data), KEEP_CARD
         )
 
     async def post_all_clear(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
-        await self._post_once(
-            self._channel_of(incident), all_clear(incident, renderer=self._renderer), delivery
-        )
+        message = all_clear(incident, renderer=self._renderer)
+        await self._post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
 
     async def post_message(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -194,7 +378,7 @@ class ChatEffects:
             fallback=str(delivery.payload.get("fallback", "")),
             marker=f"delivery:{delivery.id}",
         )
-        await self._post_once(self._channel_of(incident), message, delivery)
+        await self._post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
 
     async def pin_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -202,22 +386,93 @@ class ChatEffects:
             raise DeliveryError("card_not_posted_yet")
         await self._chat.pin(channel_id=self._channel_of(incident), message_ref=incident.card_ref)
 
-    async def announce(self, delivery: Delivery) -> None:
+    async def announce(self, delivery: Delivery) -> Landed | None:
         incident = await self._incident(delivery.incident_id)
+        if incident.announcement_ref is not None:
+            return None
         target = str(delivery.payload["channel"])
         self._channel_of(incident)  # the announcement links to the channel: it must exist
         message = announcement(incident, renderer=self._renderer)
-        await self._post_once(target, message, delivery)
+        ref = await self._post_once(target, message, delivery, keep=KEEP_ANNOUNCEMENT)
+        return _saving(incident.id or 0, announced_in=target, announcement_ref=ref)
 
-    async def _post_once(self, channel_id: str, message: Message, delivery: Delivery) -> None:
-        """Post, unless an earlier attempt of this delivery already did."""
-        already_posted = (
-            delivery.attempts > 1
-            and message.marker is not None
-            and await self._find_marked(channel_id, message.marker) is not None
+    async def update_announcement(self, delivery: Delivery) -> None:
+        """Edit the announcement in place as the incident moves: one message per incident
+        in the announce channel, never a second."""
+        incident = await self._incident(delivery.incident_id)
+        if incident.announcement_ref is None or incident.announced_in is None:
+            return  # never announced: private, no announce channel, or refused
+        message = announcement(incident, renderer=self._renderer)
+        await self._edit(
+            incident, incident.announced_in, incident.announcement_ref, message, KEEP_ANNOUNCEMENT
         )
-        if not already_posted:
-            await self._chat.post(channel_id=channel_id, message=message)
+
+    async def _post_once(
+        self, channel_id: str, message: Message, delivery: Delivery, *, keep: str
+    ) -> str:
+        """Post, unless an earlier attempt of this delivery already did; the message's ref.
+
+        An unknown outcome that was not a timeout is tried once more at once (what
+        slack_sdk's own retry used to do blindly), after looking for what the first call
+        may have posted."""
+        try:
+            return await self._post_looking(
+                channel_id, message, delivery, keep=keep, look=delivery.attempts > 1
+            )
+        except OutcomeUnknown as error:
+            if error.timed_out or message.marker is None:
+                raise
+            log.info("no clear answer posting %s (%s): looking, then again", message.marker, error)
+            return await self._post_looking(channel_id, message, delivery, keep=keep, look=True)
+
+    async def _post_looking(
+        self, channel_id: str, message: Message, delivery: Delivery, *, keep: str, look: bool
+    ) -> str:
+        """One post, `look`ing first for a copy an earlier call delivered. An unknown
+        outcome owes a sweep for when a late copy would have landed."""
+        if look and message.marker is not None:
+            found = await self._find_marked(channel_id, message.marker)
+            if found is not None:
+                return found
+        started = self._clock()
+        try:
+            return await self._chat.post(channel_id=channel_id, message=message)
+        except OutcomeUnknown:
+            if message.marker is not None:
+                sweep = {
+                    "sweep": message.marker,
+                    "channel": channel_id,
+                    "keep": keep,
+                    "after": delivery.id,  # the post: the sweep waits until it settled
+                }
+                await self._recheck_later(delivery.incident_id, sweep, started)
+            raise
+
+    async def _edit(
+        self, incident: Incident, channel_id: str, ref: str, message: Message, what: str
+    ) -> None:
+        """Edit a message in place. An unknown outcome owes the same edit again later, from
+        the state stored then: a late, older edit must not be the one that stays."""
+        started = self._clock()
+        try:
+            await self._chat.update(channel_id=channel_id, message_ref=ref, message=message)
+        except OutcomeUnknown:
+            await self._recheck_later(incident.id or 0, {"refresh": what}, started)
+            raise
+
+    async def _recheck_later(
+        self, incident_id: int, payload: Mapping[str, Any], started: datetime
+    ) -> None:
+        now = self._clock()
+        due = now + settle_time(now - started)
+        try:
+            await self._db.transaction(
+                lambda session: owe_recheck(
+                    session, incident_id=incident_id, payload=payload, due=due, now=now
+                )
+            )
+        except Exception:  # the retry still reconciles; only a late duplicate may stay
+            log.exception("could not owe a recheck of %s for incident %s", payload, incident_id)
 
     async def _find_marked(self, channel_id: str, marker: str) -> str | None:
         try:
@@ -227,3 +482,63 @@ class ChatEffects:
             # duplicate beats a lost card.
             log.warning("could not look for %s in %s: %s", marker, channel_id, error)
             return None
+
+    # rechecks ---------------------------------------------------------------------------
+
+    async def recheck(self, delivery: Delivery) -> None:
+        """A later look after an unknown outcome: delete late duplicates of a post, or make
+        an edit again from the stored state."""
+        payload = delivery.payload
+        if "sweep" in payload:
+            await self._sweep(
+                delivery.incident_id,
+                channel_id=str(payload["channel"]),
+                marker=str(payload["sweep"]),
+                keep=str(payload.get("keep", KEEP_FIRST)),
+                after=int(payload.get("after") or 0),
+            )
+        elif payload.get("refresh") == KEEP_CARD:
+            data = await self._card_data(delivery.incident_id)
+            incident = data[0]
+            if incident.card_ref is not None and incident.channel_id is not None:
+                await self._chat.update(
+                    channel_id=incident.channel_id,
+                    message_ref=incident.card_ref,
+                    message=self._card(data),
+                )
+        elif payload.get("refresh") == KEEP_ANNOUNCEMENT:
+            incident = await self._incident(delivery.incident_id)
+            if incident.announcement_ref is not None and incident.announced_in is not None:
+                await self._chat.update(
+                    channel_id=incident.announced_in,
+                    message_ref=incident.announcement_ref,
+                    message=announcement(incident, renderer=self._renderer),
+                )
+        else:
+            raise DeliveryError("unknown_recheck", retryable=False, detail=repr(payload))
+
+    async def _sweep(
+        self, incident_id: int, *, channel_id: str, marker: str, keep: str, after: int
+    ) -> None:
+        """Delete every copy of a marked post but one: the one the incident recorded (the
+        card, the announcement), else the first posted, which is also the one a retry
+        adopts. Not while the post is still being retried: which copy it ends with is
+        not known yet."""
+
+        def load(session: Session) -> tuple[Incident | None, bool]:
+            post = session.get(Delivery, after) if after else None
+            unsettled = post is not None and post.state is DeliveryState.PENDING
+            return session.get(Incident, incident_id), unsettled
+
+        incident, unsettled = await self._db.transaction(load)
+        if incident is None:
+            raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
+        if unsettled:
+            raise DeliveryError("post_not_settled", detail=f"delivery {after}")
+        copies = await self._chat.all_marked(channel_id=channel_id, marker=marker)
+        recorded = {KEEP_CARD: incident.card_ref, KEEP_ANNOUNCEMENT: incident.announcement_ref}
+        kept = recorded.get(keep) or (copies[0] if copies else None)
+        for ref in copies:
+            if ref != kept:
+                log.warning("deleting %s in %s: a late duplicate of %s", ref, channel_id, kept)
+                await self._chat.delete(channel_id=channel_id, message_ref=ref)

@@ -16,6 +16,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
+# How long one effect may keep the others waiting while requests are being answered.
+TURN_SECONDS = 0.05
+
 
 class Foreground:
     def __init__(self) -> None:
@@ -37,9 +40,24 @@ class Foreground:
 
     @contextlib.asynccontextmanager
     async def giving_way(self) -> AsyncIterator[None]:
-        """Around one delivery's effect: alone while requests are being answered."""
+        """Around one delivery's effect: while requests are being answered, effects take
+        turns, each holding the turn for at most `TURN_SECONDS`: a call that hangs (a
+        pager that never answers) must not hold every other incident's effects."""
         if not self._in_flight:
             yield
             return
-        async with self._one_at_a_time:
+        await self._one_at_a_time.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._one_at_a_time.release()
+
+        handle = asyncio.get_running_loop().call_later(TURN_SECONDS, release)
+        try:
             yield
+        finally:
+            handle.cancel()
+            release()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.delivery.leases import CHAT_LANE, DELIVERY, PAGER_LANE, as_delivery, lane_busy
-from bot.delivery.worker import DeliveryWorker, Effect, Landed, backoff
+from bot.delivery.worker import RECHECK_LANE, DeliveryWorker, Effect, Landed, backoff
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DeliveryState
 
@@ -40,6 +40,7 @@ __all__ = [
     "backoff",
     "claiming",
     "enqueue",
+    "failed_count",
     "pending_count",
 ]
 
@@ -55,10 +56,16 @@ class DeliveryKind(StrEnum):
     POST_ALL_CLEAR = "post_all_clear"
     POST_MESSAGE = "post_message"  # prepared Markdown for the incident channel
     INVITE_GROUPS = "invite_groups"  # everyone in these user groups
+    UPDATE_ANNOUNCEMENT = "update_announcement"  # edit the announcement in place
+    # A later look at a call whose outcome was unknown (a late duplicate to remove, an
+    # edit to make again); in a lane of its own, so waiting for it holds up nothing.
+    RECHECK = "recheck"
 
 
 def lane_of(kind: DeliveryKind) -> str:
-    return PAGER_LANE if kind is DeliveryKind.PAGE else CHAT_LANE
+    if kind is DeliveryKind.PAGE:
+        return PAGER_LANE
+    return RECHECK_LANE if kind is DeliveryKind.RECHECK else CHAT_LANE
 
 
 class Handoff(Protocol):
@@ -139,8 +146,10 @@ def enqueue(
     incident_id: int,
     owed: Iterable[tuple[DeliveryKind, Mapping[str, Any]]],
     now: datetime,
+    due: datetime | None = None,
 ) -> list[Delivery]:
-    """Owe chat effects, in order; they are delivered once the caller's transaction commits.
+    """Owe chat effects, in order; they are delivered once the caller's transaction commits
+    (`due`: not before then; such deliveries are never handed over, a poll finds them).
 
     Returns the deliveries claimed for the local worker (see `claiming`), else nothing.
     """
@@ -149,7 +158,7 @@ def enqueue(
     ours: list[bool] = []
     for kind, payload in owed:
         lane = lane_of(kind)
-        mine = claim is not None and claim.takes(session, incident_id, lane)
+        mine = due is None and claim is not None and claim.takes(session, incident_id, lane)
         ours.append(mine)
         rows.append(
             {
@@ -159,7 +168,7 @@ def enqueue(
                 "payload": dict(payload),
                 "state": DeliveryState.PENDING,
                 "created_at": now,
-                "next_attempt_at": now,
+                "next_attempt_at": due or now,
                 # A claimed row's first attempt starts with its lease, as a worker's claim.
                 "lease_owner": claim.owner if claim is not None and mine else None,
                 "lease_until": claim.until if claim is not None and mine else None,
@@ -182,11 +191,18 @@ def enqueue(
 
 
 async def pending_count(db: Database) -> int:
+    return await _count(db, DeliveryState.PENDING)
+
+
+async def failed_count(db: Database) -> int:
+    """Deliveries the receiver refused for good (each also noted on its incident's timeline)."""
+    return await _count(db, DeliveryState.FAILED)
+
+
+async def _count(db: Database, state: DeliveryState) -> int:
     def count(session: Session) -> int:
         total = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(col(Delivery.state) == DeliveryState.PENDING)
+            select(func.count()).select_from(Delivery).where(col(Delivery.state) == state)
         )
         return int(total or 0)
 

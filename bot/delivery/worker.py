@@ -4,7 +4,9 @@ Each incident's lane (chat, pager) is a task of its own that runs that lane's de
 one after the other, so the card never overtakes its channel, while lanes of different
 incidents run side by side: one hanging call holds up its own incident only. Effects run
 in a bounded number of slots, and the pager lane has slots of its own, so a slow pager
-never takes a slot from chat, nor the other way round.
+never takes a slot from chat, nor the other way round. Rechecks (a later look after a call
+whose outcome was unknown, bot/delivery/effects.py) have a lane and slots of their own too:
+they fall due seconds ahead, and must not wait at the head of an incident's chat lane.
 
 Work reaches a lane in two ways: handed over in memory by the use case that created it,
 already leased to this worker (`take`), or claimed from the database by a poll (`wake`:
@@ -36,10 +38,11 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.delivery import leases
 from bot.delivery.foreground import Foreground
-from bot.delivery.leases import CHAT_LANE, LANES, PAGER_LANE
+from bot.delivery.leases import CHAT_LANE, PAGER_LANE
 from bot.errors import DeliveryError
+from bot.incidents.timeline import record
 from bot.storage.database import Database
-from bot.storage.models import Delivery, DeliveryState
+from bot.storage.models import Delivery, DeliveryState, TimelineKind
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ DEFAULT_LEASE = timedelta(seconds=15)
 Landed = Callable[[Session], None]
 Effect = Callable[[Delivery], Awaitable[Landed | None]]
 LaneKey = tuple[int, str]  # (incident id, lane)
+# Later looks at calls whose outcome was unknown: due seconds or minutes ahead, so they
+# must not wait at the head of the chat lane, holding up what the incident owes next.
+RECHECK_LANE = "recheck"
 
 
 def backoff(attempts: int, *, jitter: float = 0.2) -> timedelta:
@@ -96,6 +102,7 @@ class DeliveryWorker:
         lease: timedelta = DEFAULT_LEASE,
         concurrency: int = 8,
         pager_concurrency: int = 4,
+        recheck_concurrency: int = 2,
         batch_size: int = 64,
         foreground: Foreground | None = None,
     ) -> None:
@@ -104,7 +111,11 @@ class DeliveryWorker:
         self._clock = clock
         self._lease = lease
         self._batch_size = batch_size
-        self._capacity = {CHAT_LANE: concurrency, PAGER_LANE: pager_concurrency}
+        self._capacity = {
+            CHAT_LANE: concurrency,
+            PAGER_LANE: pager_concurrency,
+            RECHECK_LANE: recheck_concurrency,
+        }
         self._slots = {lane: asyncio.Semaphore(n) for lane, n in self._capacity.items()}
         self._lanes: dict[LaneKey, _Lane] = {}
         self._handed: list[Delivery] = []
@@ -173,16 +184,17 @@ class DeliveryWorker:
     async def poll(self) -> int:
         """Claim due lane heads, no more than there are free slots for, and start them
         without waiting for them; returns how many were claimed."""
-        held = {lane: sum(1 for key in self._lanes if key[1] == lane) for lane in LANES}
+        lanes = self._capacity
+        held = {lane: sum(1 for key in self._lanes if key[1] == lane) for lane in lanes}
         wanted = {
             lane: min(self._capacity[lane] - held[lane], self._batch_size)
-            for lane in LANES
+            for lane in lanes
             if held[lane] < self._capacity[lane]
         }
         # Set before the claim: a lane that ends meanwhile then wakes us to use its slot.
-        self._more_due = len(wanted) < len(LANES)
+        self._more_due = len(wanted) < len(lanes)
         claimed = await self._db.transaction(partial(self._claim, wanted)) if wanted else []
-        counts = {lane: sum(1 for d in claimed if d.lane == lane) for lane in LANES}
+        counts = {lane: sum(1 for d in claimed if d.lane == lane) for lane in lanes}
         self._more_due |= any(counts[lane] == limit for lane, limit in wanted.items())
         self._start(claimed)
         return len(claimed)
@@ -298,9 +310,20 @@ class DeliveryWorker:
         if outcome.landed is not None:
             outcome.landed(session)  # a fact about the chat platform, whoever holds the row
         recorded = {"last_error": outcome.error[:2000]} if outcome.error else {}
-        leases.settle(
+        settled = leases.settle(
             session, delivery, owner=self.owner, state=outcome.state, done_at=now, **recorded
         )
+        if settled and outcome.state is DeliveryState.FAILED:
+            # What never reached chat (or the pager) is part of the incident's story.
+            record(
+                session,
+                incident_id=delivery.incident_id,
+                kind=TimelineKind.DELIVERY_FAILED,
+                at=now,
+                actor=None,
+                text=f"{delivery.kind.replace('_', ' ')}: {outcome.error or 'refused'}"[:4000],
+                data={"delivery": delivery.kind, "error": (outcome.error or "")[:500]},
+            )
         if behind:  # handed over with it: already ours
             return [] if self._still_held(session, behind, now=now) else None
         following = leases.claim_next_in_lane(

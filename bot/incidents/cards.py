@@ -18,6 +18,7 @@ from bot.text.templates import Renderer
 CARD_TEMPLATE = "incident_active.md.j2"
 ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
 ALL_CLEAR_TEMPLATE = "all_clear.md.j2"
+CHANNEL_READY_TEMPLATE = "channel_ready.md.j2"
 # The runbook: hold the post-mortem within 24 hours of the resolution.
 POSTMORTEM_WITHIN = timedelta(hours=24)
 # The card shows the latest entries; the full timeline is one command away.
@@ -170,16 +171,43 @@ def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
     )
 
 
+def announcement_marker(incident: Incident) -> str:
+    return f"announcement:{incident_key(incident.number)}"
+
+
 def announcement(incident: Incident, *, renderer: Renderer) -> Message:
+    """The announce channel's one message about a public incident: posted when declared,
+    edited in place as the incident moves (never a second message)."""
     key = incident_key(incident.number)
+    ended = incident.resolved_at if not incident.status.is_open else None
+    duration = format_elapsed(ended - incident.started_at) if ended is not None else ""
+    if incident.status.is_open:
+        fallback = f"🔴 {key} declared ({incident.severity}): {incident.title}"
+    else:
+        after = f" after {duration}" if duration else ""
+        fallback = f"✅ {key} {incident.status.value}{after}: {incident.title}"
     return Message(
         markdown=renderer.render(
             ANNOUNCEMENT_TEMPLATE,
             key=key,
             severity=incident.severity,
             title=incident.title,
+            status=incident.status.label,
+            is_open=incident.status.is_open,
+            duration=duration,
             channel=channel_ref(incident.channel_id or ""),
         ),
-        fallback=f"🔴 {key} declared ({incident.severity}): {incident.title}",
-        marker=f"announcement:{key}",
+        fallback=fallback,
+        marker=announcement_marker(incident),
+    )
+
+
+def channel_ready(incident: Incident, *, renderer: Renderer) -> Message:
+    """The declarer's pointer to the incident's channel, once it is open."""
+    key = incident_key(incident.number)
+    return Message(
+        markdown=renderer.render(
+            CHANNEL_READY_TEMPLATE, key=key, channel=channel_ref(incident.channel_id or "")
+        ),
+        fallback=f"{key} is open in #{incident.channel_name or incident.channel_id}",
     )

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, enqueue
@@ -33,7 +35,14 @@ from bot.incidents.permissions import check_access
 from bot.incidents.status import Status, incident_key
 from bot.policy.schema import Action, Policy
 from bot.storage.database import Database
-from bot.storage.models import Incident, IncidentRole, TimelineKind, set_next_update
+from bot.storage.models import (
+    Delivery,
+    DeliveryState,
+    Incident,
+    IncidentRole,
+    TimelineKind,
+    set_next_update,
+)
 from bot.text.durations import format_elapsed
 from bot.text.markdown import excerpt, single_line, user_ref
 from bot.text.templates import Renderer, format_utc
@@ -68,15 +77,24 @@ class IncidentLifecycle:
         def work(session: Session) -> Outcome:
             incident = locked(session, ref)
             check_access(session, incident, ref, actor=actor, action=action, policy=self._policy)
+            announced = (incident.status, incident.severity)
             summary = change(session, incident, now)
             # Any change may move the next automatic escalation (ack, severity, resolve…).
             incident.next_escalation_at = next_escalation_due(incident, self._policy)
             incident.version += 1
             assert incident.id is not None
+            owed: list[tuple[DeliveryKind, dict[str, object]]] = []
             if not card_refresh_waiting(session, incident.id):
-                owed: list[tuple[DeliveryKind, dict[str, object]]] = [
-                    (DeliveryKind.UPDATE_CARD, {})
-                ]
+                owed.append((DeliveryKind.UPDATE_CARD, {}))
+            # The announce channel's message says the status and severity: edited in place
+            # when either moves (the effect does nothing for an incident never announced).
+            if (
+                (incident.status, incident.severity) != announced
+                and not incident.private
+                and not _announcement_refresh_waiting(session, incident.id)
+            ):
+                owed.append((DeliveryKind.UPDATE_ANNOUNCEMENT, {}))
+            if owed:
                 enqueue(session, incident_id=incident.id, owed=owed, now=now)
             session.flush()
             return Outcome(incident, summary)
@@ -329,6 +347,22 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
+
+
+def _announcement_refresh_waiting(session: Session, incident_id: int) -> bool:
+    """An announcement edit not started yet renders this change too (as for the card)."""
+    waiting = session.scalar(
+        select(col(Delivery.id))
+        .where(
+            col(Delivery.incident_id) == incident_id,
+            col(Delivery.kind) == DeliveryKind.UPDATE_ANNOUNCEMENT.value,
+            col(Delivery.state) == DeliveryState.PENDING,
+            col(Delivery.lease_owner).is_(None),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return waiting is not None
 
 
 def ensure_open_for_updates(incident: Incident) -> None:

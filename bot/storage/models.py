@@ -97,6 +97,9 @@ class Incident(SQLModel, table=True):
     channel_id: str | None = Field(default=None, max_length=64, index=True)
     channel_name: str | None = Field(default=None, max_length=80)
     card_ref: str | None = Field(default=None, max_length=64)
+    # The announcement of a public incident, edited in place as it moves: where, and which.
+    announced_in: str | None = Field(default=None, max_length=64)
+    announcement_ref: str | None = Field(default=None, max_length=64)
     # Bumped on every change so concurrent writers notice each other (optimistic locking).
     version: int = Field(default=1)
 
@@ -167,6 +170,7 @@ class TimelineKind(StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     MESSAGE = "message"  # a chat message captured by a pin, a reaction or the shortcut
+    DELIVERY_FAILED = "delivery_failed"  # a chat effect or page refused for good
 
 
 class TimelineEntry(SQLModel, table=True):

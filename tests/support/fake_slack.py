@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +42,10 @@ from .fake_slack_workspace import Workspace
 
 ACK_DEADLINE_SECONDS = 3.0  # slash commands, interactions and events must be acked in 3 s
 RESPONSE_URL_USES = 5
+# Slack keeps idle HTTP connections open for a long while; uvicorn's default (5 s) would
+# close pooled keep-alive connections under a client that shares one session, a race no
+# real Slack client meets this often.
+KEEP_ALIVE_SECONDS = 75
 
 
 @dataclass
@@ -51,16 +55,24 @@ class SlackCall:
     token: str | None
     status: int = 0  # 0 while the answer is still pending (a `hang` plan)
     response: dict[str, Any] = field(default_factory=dict)
+    # What the workspace made of it, once it did (for a `lose_answer` plan: maybe after
+    # the caller heard `status`): None while not carried out.
+    outcome: dict[str, Any] | None = None
+    peer_port: int | None = None  # the client's end of the connection: one per connection
 
 
 @dataclass
 class _Plan:
-    kind: str  # fail | rate_limit | error | hang
+    kind: str  # fail | rate_limit | error | hang | lose
     times: int
     status: int = 200
     error: str = ""
     retry_after: int = 0
     seconds: float = 0.0
+    where: Mapping[str, str] = field(default_factory=dict)  # only calls with these args
+
+    def matches(self, args: Mapping[str, Any]) -> bool:
+        return all(str(args.get(name)) == value for name, value in self.where.items())
 
 
 @dataclass
@@ -73,9 +85,13 @@ class _Pending:
 class FakeSlack:
     """One fake workspace served on 127.0.0.1 from a background thread.
 
-    Failure plans (`fail`, `rate_limit`, `error`, `hang`) apply per method, in the order
-    given, before any check or effect: a failed call changes nothing. `reset()` forgets
-    calls, violations, plans and state, then re-creates `seed_channels` (public, bot inside).
+    Failure plans (`fail`, `rate_limit`, `error`, `hang`, `lose_answer`) apply per method
+    (and, given `where`, only to calls with those args), in the order given, before any
+    check or effect: a failed call changes nothing. Two model what real Slack does with a
+    slow call: `hang` answers late and `lose_answer` answers an error at once; both carry
+    the call out all the same, whether the caller is still there or not. `slow_down` makes
+    every call take a while. `reset()` forgets calls, violations, plans and state, then
+    re-creates `seed_channels` (public, bot inside).
     """
 
     def __init__(
@@ -102,18 +118,26 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._sockets: list[WebSocket] = []
         self._pending: dict[str, _Pending] = {}
+        self._late: set[asyncio.Task[None]] = set()  # calls carried out after their answer
         self.reset()
 
     # lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP said outright: asyncio sets TCP_NODELAY only on connections whose
+        # socket names it, and without it every answer on a kept-alive connection waits
+        # ~40 ms for the client's delayed ACK (Nagle), which no real Slack makes us wait.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.api_url = self.base_url + "/api/"
         config = uvicorn.Config(
-            self._build_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            self._build_app(),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         server = self._server = uvicorn.Server(config)
         loop = self._loop = asyncio.new_event_loop()
@@ -155,6 +179,7 @@ class FakeSlack:
             self._calls: list[SlackCall] = []
             self._violations: list[str] = []
             self._plans: dict[str, deque[_Plan]] = {}
+            self._latency: dict[str | None, float] = {}  # method (None: any) -> seconds
             self._responses: dict[str, list[dict[str, Any]]] = {}
             self._workspace = Workspace(
                 team_id=self.team_id,
@@ -196,6 +221,11 @@ class FakeSlack:
         """A person's message in a channel; returns its ts."""
         with self._lock:
             return self._workspace.user_message(channel_id, user, text)
+
+    def remove_member(self, channel_id: str, user: str) -> None:
+        """Someone removes `user` (the bot, say) from a channel."""
+        with self._lock:
+            self._workspace.channels[channel_id].members.discard(user)
 
     @property
     def responses(self) -> dict[str, list[dict[str, Any]]]:
@@ -246,25 +276,64 @@ class FakeSlack:
             raise ValueError(f"{method} never answers {error!r} according to its spec")
         self._add_plan(method, _Plan("error", times, error=error))
 
-    def hang(self, method: str, *, seconds: float, times: int = 1) -> None:
-        self._add_plan(method, _Plan("hang", times, seconds=seconds))
+    def hang(
+        self,
+        method: str,
+        *,
+        seconds: float,
+        times: int = 1,
+        where: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer after `seconds`, then carry the call out: a client that gave up on it
+        (timed out) finds it done later, as Slack applies a slow call late."""
+        self._add_plan(method, _Plan("hang", times, seconds=seconds, where=dict(where or {})))
+
+    def lose_answer(
+        self,
+        method: str,
+        *,
+        status: int = 503,
+        after: float = 0.0,
+        times: int = 1,
+        where: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer `status` (an error page) at once, and carry the call out all the same,
+        `after` seconds later: the caller cannot tell whether it happened."""
+        plan = _Plan("lose", times, status=status, error="fatal_error", seconds=after)
+        plan.where = dict(where or {})
+        self._add_plan(method, plan)
+
+    def slow_down(self, seconds: float, *, methods: Iterable[str] = ()) -> None:
+        """Every call (of `methods`, or of any method) takes `seconds` before Slack acts on
+        it and answers; it is carried out even if the caller is gone by then. 0 undoes it."""
+        with self._lock:
+            for method in tuple(methods) or (None,):
+                self._latency[method] = seconds
 
     def reset_failures(self) -> None:
         """Drop every failure plan not yet used up: Slack is healthy again."""
         with self._lock:
             self._plans = {}
+            self._latency = {}
 
     def _add_plan(self, method: str, plan: _Plan) -> None:
         with self._lock:
             self._plans.setdefault(method, deque()).append(plan)
 
-    def _take_plan(self, method: str) -> _Plan | None:
+    def _take_plan(self, method: str, args: Mapping[str, Any]) -> _Plan | None:
         with self._lock:
-            plans = self._plans.get(method)
-            if not plans:
+            plans = self._plans.get(method) or deque()
+            plan = next((p for p in plans if p.matches(args)), None)
+            if plan is None:
                 return None
-            plans[0].times -= 1
-            return plans[0] if plans[0].times > 0 else plans.popleft()
+            plan.times -= 1
+            if plan.times <= 0:
+                plans.remove(plan)
+            return plan
+
+    def _delay(self, method: str) -> float:
+        with self._lock:
+            return self._latency.get(method, self._latency.get(None, 0.0))
 
     # Socket Mode -----------------------------------------------------------------------
 
@@ -387,15 +456,24 @@ class FakeSlack:
     async def _web_api(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
         args, token, problems = await read_request(request)
-        call = SlackCall(method, args, token)
+        call = SlackCall(
+            method, args, token, peer_port=request.client.port if request.client else None
+        )
         with self._lock:
             self._calls.append(call)
-        plan, headers = self._take_plan(method), {}
+        # The handler runs on whether or not the client is still connected: like Slack, a
+        # call that was sent is carried out even if its caller gave up waiting.
+        delay = self._delay(method)
+        if delay:
+            await asyncio.sleep(delay)
+        plan, headers = self._take_plan(method, args), {}
         if plan is not None and plan.kind == "hang":
             await asyncio.sleep(plan.seconds)
             plan = None
+        if plan is not None and plan.kind == "lose":
+            self._carry_out_later(call, problems, plan.seconds)
         if plan is None:
-            status, body = 200, self._answer(method, args, token, problems)
+            status, body = 200, self._carried_out(call, problems)
         else:
             status, body = plan.status, {"ok": False, "error": plan.error}
             if plan.kind == "rate_limit":
@@ -403,6 +481,24 @@ class FakeSlack:
         with self._lock:
             call.status, call.response = status, copy.deepcopy(body)
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def _carried_out(self, call: SlackCall, problems: list[Problem]) -> dict[str, Any]:
+        answer = self._answer(call.method, call.args, call.token, problems)
+        with self._lock:
+            call.outcome = copy.deepcopy(answer)
+        return answer
+
+    def _carry_out_later(self, call: SlackCall, problems: list[Problem], after: float) -> None:
+        async def later() -> None:
+            await asyncio.sleep(after)
+            self._carried_out(call, problems)
+
+        if not after:
+            self._carried_out(call, problems)
+            return
+        task = asyncio.get_running_loop().create_task(later())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
 
     def _answer(
         self, method: str, args: dict[str, Any], token: str | None, problems: list[Problem]

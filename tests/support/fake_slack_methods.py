@@ -160,6 +160,24 @@ def _list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
 
 
+@_handles("users.conversations")
+def _user_conversations(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    user = str(args.get("user") or ws.bot_user_id)
+    types = str(args.get("types") or "public_channel").split(",")
+    if not set(types) <= {"public_channel", "private_channel", "mpim", "im"}:
+        raise SlackError("invalid_types")
+    listed = [
+        ws.channel_json(c)
+        for c in ws.channels.values()
+        if not c.is_im
+        and ("private_channel" if c.is_private else "public_channel") in types
+        and user in c.members
+        and not (c.is_archived and truthy(args.get("exclude_archived")))
+    ]
+    page, cursor = _page(listed, args)
+    return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
+
+
 @_handles("conversations.history", "conversations.replies")
 def _history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.visible_channel(args["channel"])

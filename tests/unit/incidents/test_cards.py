@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.chat.port import Message
 from bot.chat.slack.blocks import to_blocks
-from bot.incidents.cards import announcement, incident_card
+from bot.incidents.cards import announcement, channel_ready, incident_card
 from bot.incidents.status import Status
 from bot.policy.schema import default_policy
 from bot.storage.models import Incident, TimelineEntry, TimelineKind
@@ -136,6 +136,37 @@ def test_long_timelines_show_the_latest_lines_and_a_count() -> None:
 
 def test_announcement_links_the_channel() -> None:
     message = announcement(make_incident(title="A <b>", channel_id="C0NEW"), renderer=Renderer())
-    assert message.markdown == "🔴 **INC-7** declared (SEV2): A \\<b\\> · join <channel:C0NEW>\n"
+    assert message.markdown == (
+        "🔴 **INC-7** declared (SEV2): A \\<b\\> · Investigating · join <channel:C0NEW>\n"
+    )
     (block,) = to_blocks(message)
-    assert block["text"]["text"] == "🔴 *INC-7* declared (SEV2): A &lt;b&gt; · join <#C0NEW>"
+    assert block["text"]["text"] == (
+        "🔴 *INC-7* declared (SEV2): A &lt;b&gt; · Investigating · join <#C0NEW>"
+    )
+    assert message.marker == "announcement:INC-7"
+
+
+def test_the_announcement_follows_the_incident_to_its_resolution() -> None:
+    moved = make_incident(channel_id="C0NEW", severity="SEV1", status=Status.MITIGATING)
+    assert "declared (SEV1): Checkout errors · Mitigating · join <channel:C0NEW>" in (
+        announcement(moved, renderer=Renderer()).markdown
+    )
+    resolved = make_incident(
+        channel_id="C0NEW", status=Status.RESOLVED, resolved_at=STARTED + timedelta(minutes=42)
+    )
+    message = announcement(resolved, renderer=Renderer())
+    assert message.markdown == (
+        "✅ **INC-7** resolved after 42 min (SEV2): Checkout errors · <channel:C0NEW>\n"
+    )
+    assert message.fallback == "✅ INC-7 resolved after 42 min: Checkout errors"
+    # Still the same message: edited in place, found by the same marker.
+    assert message.marker == announcement(moved, renderer=Renderer()).marker
+
+
+def test_the_declarer_is_pointed_to_the_open_channel() -> None:
+    incident = make_incident(channel_id="C0NEW", channel_name="inc-7-checkout-errors")
+    message = channel_ready(incident, renderer=Renderer())
+    assert message.markdown.startswith("**INC-7** is open in <channel:C0NEW>")
+    assert message.fallback == "INC-7 is open in #inc-7-checkout-errors"
+    (block,) = to_blocks(message)
+    assert "<#C0NEW>" in block["text"]["text"]

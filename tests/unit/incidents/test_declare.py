@@ -45,7 +45,15 @@ async def test_deliveries_open_post_pin_then_invite_and_announce(harness: Harnes
     await harness.service.declare(sev2())
     assert await harness.worker.drain() == 5
     # The card reaches the channel first; the declarer and the announcement follow.
-    assert harness.chat.calls == ["open_channel", "post", "pin", "invite", "post"]
+    # The invite carries the declarer's private note with the channel link.
+    assert harness.chat.calls == [
+        "open_channel",
+        "post",
+        "pin",
+        "invite",
+        "reply_privately",
+        "post",
+    ]
     channel = harness.chat.channel_named("inc-1-checkout-errors")
     assert channel is not None and channel.members == {"U0DECLARER"}
     (card_ref,) = channel.messages
