@@ -65,6 +65,18 @@ class DeliveryError(WarroomError):
         return f"{self.code}{suffix}{': ' + self.detail if self.detail else ''}"
 
 
+@dataclass(frozen=True)
+class OutcomeUnknown(DeliveryError):
+    """The call may or may not have taken effect, and may still take effect later: it
+    timed out, its connection broke after the request went out, or the platform answered
+    with a server error. Retryable, but not blindly: an effect that is not idempotent
+    must find what the call may have done before doing it again (see
+    bot/delivery/effects.py)."""
+
+    # No answer in time: trying again at once would most likely wait as long again.
+    timed_out: bool = False
+
+
 class ChannelNameTaken(DeliveryError):
     """The channel name exists already (archived channels keep their names)."""
 

@@ -7,21 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.errors import ChannelNameTaken, DeliveryError
+from bot.errors import ChannelNameTaken, DeliveryError, OutcomeUnknown
 
 __all__ = ["ChannelNameTaken", "DeliveryError", "OutcomeUnknown"]
-
-
-@dataclass(frozen=True)
-class OutcomeUnknown(DeliveryError):
-    """The call may or may not have taken effect, and may still take effect later: it
-    timed out, its connection broke after the request went out, or the platform answered
-    with a server error. Retryable, but not blindly: an effect that is not idempotent
-    must find what the call may have done before doing it again (see
-    bot/delivery/effects.py)."""
-
-    # No answer in time: trying again at once would most likely wait as long again.
-    timed_out: bool = False
 
 
 @dataclass(frozen=True)
