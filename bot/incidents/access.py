@@ -79,8 +79,11 @@ def not_found(ref: IncidentRef) -> IncidentNotFound:
     )
 
 
-def card_refresh_waiting(session: Session, incident_id: int) -> bool:
-    """A card refresh that has not started yet will render this change too.
+def card_refresh_waiting(
+    session: Session, incident_id: int, kind: DeliveryKind = DeliveryKind.UPDATE_CARD
+) -> bool:
+    """A refresh of the card (or of another message rendered from stored state, such as
+    the announcement: `kind`) that has not started yet will render this change too.
 
     The row is locked (SKIP LOCKED) so a worker cannot start it before this commit; one
     a worker already holds is skipped, and a fresh refresh is queued instead.
@@ -89,7 +92,7 @@ def card_refresh_waiting(session: Session, incident_id: int) -> bool:
         select(col(Delivery.id))
         .where(
             col(Delivery.incident_id) == incident_id,
-            col(Delivery.kind) == DeliveryKind.UPDATE_CARD.value,
+            col(Delivery.kind) == kind.value,
             col(Delivery.state) == DeliveryState.PENDING,
             col(Delivery.lease_owner).is_(None),
         )

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, enqueue
@@ -36,8 +34,6 @@ from bot.incidents.status import Status, incident_key
 from bot.policy.schema import Action, Policy
 from bot.storage.database import Database
 from bot.storage.models import (
-    Delivery,
-    DeliveryState,
     Incident,
     IncidentRole,
     TimelineKind,
@@ -91,7 +87,7 @@ class IncidentLifecycle:
             if (
                 (incident.status, incident.severity) != announced
                 and not incident.private
-                and not _announcement_refresh_waiting(session, incident.id)
+                and not card_refresh_waiting(session, incident.id, DeliveryKind.UPDATE_ANNOUNCEMENT)
             ):
                 owed.append((DeliveryKind.UPDATE_ANNOUNCEMENT, {}))
             if owed:
@@ -347,22 +343,6 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
-
-
-def _announcement_refresh_waiting(session: Session, incident_id: int) -> bool:
-    """An announcement edit not started yet renders this change too (as for the card)."""
-    waiting = session.scalar(
-        select(col(Delivery.id))
-        .where(
-            col(Delivery.incident_id) == incident_id,
-            col(Delivery.kind) == DeliveryKind.UPDATE_ANNOUNCEMENT.value,
-            col(Delivery.state) == DeliveryState.PENDING,
-            col(Delivery.lease_owner).is_(None),
-        )
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return waiting is not None
 
 
 def ensure_open_for_updates(incident: Incident) -> None:
