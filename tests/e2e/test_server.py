@@ -45,4 +45,4 @@ def test_declare_over_socket_mode(
         lambda: (c := slack.channel_named("inc-1-checkout-errors")) and c.pins and c,
         what="the pinned card",
     )
-    assert DECLARER in channel.members
+    wait_until(lambda: DECLARER in channel.members, what="the declarer invited")
