@@ -21,6 +21,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 import handlers.slack
+from bot.alerts.effects import AlertEffects
+from bot.alerts.ingest import AlertIntake
+from bot.alerts.model import AlertBatch
+from bot.alerts.silences import Silencer, SilenceRequests
+from bot.alerts.triage import AlertTriage
 from bot.chat.port import ChatPlatform
 from bot.chat.slack.adapter import SlackChat, build_web_client, share_session
 from bot.chat.unconfigured import UnconfiguredChat
@@ -28,6 +33,7 @@ from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, DeliveryWorker, failed_count, pending_count
+from bot.delivery.pacing import ChannelPacer
 from bot.delivery.paging import Pager
 from bot.inbound.dispatch import Inbound
 from bot.inbound.flags import TimelineFlags
@@ -42,6 +48,8 @@ from bot.storage.retention import prune_processed_events
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
+from handlers.alerts import credentials_for
+from handlers.alerts.routes import add_alert_routes
 from handlers.slack import intake
 from handlers.slack.background import Background
 
@@ -65,8 +73,9 @@ class Warroom:
     worker: DeliveryWorker
     timers: Timers
     timer_loop: TimerLoop  # when this process next runs `timers`
-    http: httpx.AsyncClient  # outgoing pages
+    http: httpx.AsyncClient  # outgoing pages and silences
     renderer: Renderer  # every template compiled at start; /readyz asks it again
+    alerts: AlertIntake  # alert webhooks in
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -97,11 +106,27 @@ def build(
     if chat is None:
         chat = SlackChat(client) if client is not None else UnconfiguredChat()
     http = http or httpx.AsyncClient(timeout=15)
-    effects = ChatEffects(db=db, chat=chat, policy=policy, renderer=renderer, clock=clock)
+    effects = ChatEffects(
+        db=db,
+        chat=chat,
+        policy=policy,
+        renderer=renderer,
+        clock=clock,
+        pacer=ChannelPacer(interval=settings.post_interval_seconds),
+    )
     pager = Pager(db=db, policy=policy, client=http, environ=settings.secret_environment())
+    alert_effects = AlertEffects(
+        db=db, chat=chat, effects=effects, policy=policy, renderer=renderer
+    )
+    silencer = Silencer(db=db, policy=policy, client=http, clock=clock)
     worker = DeliveryWorker(
         db=db,
-        effects={**effects.registry(), DeliveryKind.PAGE.value: pager.page},
+        effects={
+            **effects.registry(),
+            **alert_effects.registry(),
+            DeliveryKind.PAGE.value: pager.page,
+            DeliveryKind.SILENCE.value: silencer.silence,
+        },
         clock=clock,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
@@ -142,8 +167,22 @@ def build(
     )
     capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
     views = IncidentViews(db=db, policy=policy, renderer=renderer, clock=clock)
+    alerts = AlertIntake(
+        db=db,
+        policy=policy,
+        clock=clock,
+        service=service,
+        lifecycle=lifecycle,
+        announce_channel=settings.announce_channel,
+    )
     inbound = Inbound(
-        policy=policy, renderer=renderer, service=service, lifecycle=lifecycle, views=views
+        policy=policy,
+        renderer=renderer,
+        service=service,
+        lifecycle=lifecycle,
+        views=views,
+        triage=AlertTriage(db=db, clock=clock, service=service),
+        silences=SilenceRequests(db=db, policy=policy, clock=clock, on_commit=committed),
     )
     submissions = FormSubmissions(service=service, lifecycle=lifecycle, capture=capture)
     flags = TimelineFlags(policy=policy, capture=capture, views=views, chat=chat)
@@ -189,13 +228,15 @@ def build(
         timer_loop=timer_loop,
         http=http,
         renderer=renderer,
+        alerts=alerts,
         bolt=bolt,
     )
 
 
 def create_app(settings: Settings | None = None, *, warroom: Warroom | None = None) -> FastAPI:
     warroom = warroom or build(settings or Settings())
-    api = FastAPI(title="warroom", lifespan=_lifespan(warroom), docs_url=None, redoc_url=None)
+    # The OpenAPI page documents the alert webhooks (/docs, /openapi.json).
+    api = FastAPI(title="warroom", lifespan=_lifespan(warroom), redoc_url=None)
     api.state.warroom = warroom
     slack_handler = AsyncSlackRequestHandler(warroom.bolt) if warroom.bolt else None
     secret = warroom.settings.slack_signing_secret
@@ -223,6 +264,21 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         with warroom.worker.foreground.serving():
             response: Response = await slack_handler.handle(request)
         return response
+
+    environ = warroom.settings.secret_environment()
+    sources = warroom.policy.alerts.sources
+
+    async def receive_alert(batch: AlertBatch) -> dict[str, Any]:
+        return (await warroom.alerts.receive(batch)).as_json()
+
+    add_alert_routes(
+        api,
+        receive=receive_alert,
+        credentials=lambda source: credentials_for(
+            source, sources, fallback_token=warroom.settings.alert_token, environ=environ
+        ),
+        serving=warroom.worker.foreground.serving,
+    )
 
     @api.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -252,10 +308,7 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
 
 
 def _refused(refusal: intake.Refusal) -> JSONResponse:
-    body = {"ok": False, "error": refusal.error}
-    if refusal.detail:
-        body["detail"] = refusal.detail
-    return JSONResponse(body, status_code=refusal.status)
+    return JSONResponse(refusal.body(), status_code=refusal.status)
 
 
 def _lifespan(warroom: Warroom) -> Any:

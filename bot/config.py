@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         default=15.0, ge=1, validation_alias="WARROOM_DELIVERY_LEASE_SECONDS"
     )
     log_level: str = Field(default="INFO", validation_alias="WARROOM_LOG_LEVEL")
+    # The bearer token alert sources send (each source may have its own, named in the
+    # policy); without any, the alert webhooks answer 503 rather than accept anyone.
+    alert_token: str | None = Field(default=None, validation_alias="WARROOM_ALERT_TOKEN")
+    # The least time between two new messages in one channel (Slack's own limit is about
+    # one per second); 0 turns pacing off.
+    post_interval_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias="WARROOM_POST_INTERVAL_SECONDS"
+    )
 
     # The dotenv file(s) these settings were read from: the policy's secrets come from there too.
     _env_files: tuple[Path, ...] = PrivateAttr(default=())

@@ -6,11 +6,11 @@ registers, so `manifest.yml` can be checked against the code.
 """
 
 from bot.inbound.commands import COMMAND
-from bot.inbound.dispatch import BUTTON_COMMANDS
+from bot.inbound.dispatch import BUTTON_ACTIONS
 from handlers.slack.events import EVENTS as SLACK_EVENTS
 from handlers.slack.events import SHORTCUT
 
 SLASH_COMMANDS: tuple[str, ...] = (COMMAND,)
-ACTION_IDS: tuple[str, ...] = tuple(BUTTON_COMMANDS)
+ACTION_IDS: tuple[str, ...] = BUTTON_ACTIONS
 SHORTCUTS: tuple[str, ...] = (SHORTCUT,)
 EVENTS: tuple[str, ...] = tuple(sorted(SLACK_EVENTS))

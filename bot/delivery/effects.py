@@ -36,9 +36,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
+from bot.alerts.messages import on_card, silenced_line
+from bot.alerts.silences import can_silence
+from bot.alerts.store import IncidentAlerts, incident_alerts
 from bot.chat.port import ChatPlatform, Message, OpenedChannel, OutcomeUnknown, OwnChannel
 from bot.clock import Clock, utc_now
 from bot.delivery.outbox import DeliveryKind, Effect, Landed, enqueue
+from bot.delivery.pacing import ChannelPacer
 from bot.errors import ChannelNameTaken, DeliveryError
 from bot.incidents.cards import all_clear, announcement, channel_ready, incident_card
 from bot.incidents.members import roles_of
@@ -72,7 +76,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 # record) the first one posted.
 KEEP_CARD, KEEP_ANNOUNCEMENT, KEEP_FIRST = "card", "announcement", "first"
 
-_CardData = tuple[Incident, list[TimelineEntry], list[IncidentRole]]
+_CardData = tuple[Incident, list[TimelineEntry], list[IncidentRole], IncidentAlerts | None]
 _INCIDENT = SQLModel.metadata.tables["incident"]
 _DELIVERY = SQLModel.metadata.tables["delivery"]
 
@@ -82,7 +86,7 @@ def settle_time(unanswered: timedelta) -> timedelta:
     return min(max(unanswered * SETTLE_FACTOR, SETTLE_MIN), SETTLE_MAX)
 
 
-def _saving(incident_id: int, **values: object) -> Landed:
+def saving(incident_id: int, **values: object) -> Landed:
     """The incident's new values, written when its delivery is recorded done (a Core
     UPDATE: the ORM's would cost several times as much, on the way to the card)."""
 
@@ -97,7 +101,12 @@ def _saving(incident_id: int, **values: object) -> Landed:
 
 
 def owe_recheck(
-    session: Session, *, incident_id: int, payload: Mapping[str, Any], due: datetime, now: datetime
+    session: Session,
+    *,
+    incident_id: int | None,
+    payload: Mapping[str, Any],
+    due: datetime,
+    now: datetime,
 ) -> None:
     """Owe one recheck at `due`. The same recheck owed already and not started yet is
     moved to the later time instead: several unknown outcomes of one post (Slack down for
@@ -135,8 +144,10 @@ class ChatEffects:
         policy: Policy,
         renderer: Renderer,
         clock: Clock = utc_now,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self._clock = clock
+        self._pacer = pacer or ChannelPacer()
         self._db = db
         self._chat = chat
         self._policy = policy
@@ -159,20 +170,29 @@ class ChatEffects:
 
     # reading the incident ---------------------------------------------------------------
 
-    async def _incident(self, incident_id: int) -> Incident:
+    async def _incident(self, incident_id: int | None) -> Incident:
+        if incident_id is None:
+            raise DeliveryError("incident_missing", retryable=False, detail="none named")
         incident = await self._db.transaction(lambda session: session.get(Incident, incident_id))
         if incident is None:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
         return incident
 
-    async def _card_data(self, incident_id: int) -> _CardData:
+    async def _card_data(self, incident_id: int | None) -> _CardData:
         """The incident with what its card shows, read in one transaction."""
+        if incident_id is None:
+            raise DeliveryError("incident_missing", retryable=False, detail="none named")
 
         def load(session: Session) -> _CardData | None:
             incident = session.get(Incident, incident_id)
             if incident is None:
                 return None
-            return incident, entries_of(session, incident_id), roles_of(session, incident_id)
+            return (
+                incident,
+                entries_of(session, incident_id),
+                roles_of(session, incident_id),
+                incident_alerts(session, incident_id),
+            )
 
         data = await self._db.transaction(load)
         if data is None:
@@ -180,14 +200,17 @@ class ChatEffects:
         return data
 
     def _card(self, data: _CardData) -> Message:
-        incident, entries, roles = data
+        incident, entries, roles, alerts = data
+        now = self._clock()
         return incident_card(
             incident,
             entries,
             roles=roles,
             policy=self._policy,
             renderer=self._renderer,
-            now=self._clock(),
+            now=now,
+            alerts=on_card(alerts, silenced=silenced_line(entries, now=now)) if alerts else None,
+            silenceable=alerts is not None and can_silence(self._policy, alerts),
         )
 
     @staticmethod
@@ -225,7 +248,7 @@ class ChatEffects:
                     return self._adopting(incident, own[name])
                 log.info("channel name %s is taken; trying another", name)
                 continue
-            return _saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
+            return saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
         raise DeliveryError("no_free_channel_name", detail=planned)
 
     async def _create(self, name: str, *, private: bool) -> OpenedChannel:
@@ -285,7 +308,7 @@ class ChatEffects:
             "adopting #%s (%s) for incident %s: an earlier attempt opened it, its answer lost",
             channel.name, channel.id, incident.number,
         )  # fmt: skip
-        return _saving(incident.id or 0, channel_id=channel.id, channel_name=channel.name)
+        return saving(incident.id or 0, channel_id=channel.id, channel_name=channel.name)
 
     # people -----------------------------------------------------------------------------
 
@@ -353,8 +376,8 @@ class ChatEffects:
         if incident.card_ref is not None:
             return None
         channel_id = self._channel_of(incident)
-        ref = await self._post_once(channel_id, self._card(data), delivery, keep=KEEP_CARD)
-        return _saving(incident.id or 0, card_ref=ref)
+        ref = await self.post_once(channel_id, self._card(data), delivery, keep=KEEP_CARD)
+        return saving(incident.id or 0, card_ref=ref)
 
     async def update_card(self, delivery: Delivery) -> None:
         """Edit the pinned card in place from the incident as stored now."""
@@ -362,14 +385,14 @@ class ChatEffects:
         incident = data[0]
         if incident.card_ref is None:
             raise DeliveryError("card_not_posted_yet")
-        await self._edit(
+        await self.edit(
             incident, self._channel_of(incident), incident.card_ref, self._card(data), KEEP_CARD
         )
 
     async def post_all_clear(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
         message = all_clear(incident, renderer=self._renderer)
-        await self._post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
+        await self.post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
 
     async def post_message(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -378,7 +401,7 @@ class ChatEffects:
             fallback=str(delivery.payload.get("fallback", "")),
             marker=f"delivery:{delivery.id}",
         )
-        await self._post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
+        await self.post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
 
     async def pin_card(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
@@ -393,8 +416,8 @@ class ChatEffects:
         target = str(delivery.payload["channel"])
         self._channel_of(incident)  # the announcement links to the channel: it must exist
         message = announcement(incident, renderer=self._renderer)
-        ref = await self._post_once(target, message, delivery, keep=KEEP_ANNOUNCEMENT)
-        return _saving(incident.id or 0, announced_in=target, announcement_ref=ref)
+        ref = await self.post_once(target, message, delivery, keep=KEEP_ANNOUNCEMENT)
+        return saving(incident.id or 0, announced_in=target, announcement_ref=ref)
 
     async def update_announcement(self, delivery: Delivery) -> None:
         """Edit the announcement in place as the incident moves: one message per incident
@@ -403,12 +426,12 @@ class ChatEffects:
         if incident.announcement_ref is None or incident.announced_in is None:
             return  # never announced: private, no announce channel, or refused
         message = announcement(incident, renderer=self._renderer)
-        await self._edit(
+        await self.edit(
             incident, incident.announced_in, incident.announcement_ref, message, KEEP_ANNOUNCEMENT
         )
 
-    async def _post_once(
-        self, channel_id: str, message: Message, delivery: Delivery, *, keep: str
+    async def post_once(
+        self, channel_id: str, message: Message, delivery: Delivery, *, keep: str = KEEP_FIRST
     ) -> str:
         """Post, unless an earlier attempt of this delivery already did; the message's ref.
 
@@ -434,6 +457,7 @@ class ChatEffects:
             found = await self._find_marked(channel_id, message.marker)
             if found is not None:
                 return found
+        await self._pacer.wait_turn(channel_id)
         started = self._clock()
         try:
             return await self._chat.post(channel_id=channel_id, message=message)
@@ -448,7 +472,7 @@ class ChatEffects:
                 await self._recheck_later(delivery.incident_id, sweep, started)
             raise
 
-    async def _edit(
+    async def edit(
         self, incident: Incident, channel_id: str, ref: str, message: Message, what: str
     ) -> None:
         """Edit a message in place. An unknown outcome owes the same edit again later, from
@@ -461,7 +485,7 @@ class ChatEffects:
             raise
 
     async def _recheck_later(
-        self, incident_id: int, payload: Mapping[str, Any], started: datetime
+        self, incident_id: int | None, payload: Mapping[str, Any], started: datetime
     ) -> None:
         now = self._clock()
         due = now + settle_time(now - started)
@@ -518,7 +542,7 @@ class ChatEffects:
             raise DeliveryError("unknown_recheck", retryable=False, detail=repr(payload))
 
     async def _sweep(
-        self, incident_id: int, *, channel_id: str, marker: str, keep: str, after: int
+        self, incident_id: int | None, *, channel_id: str, marker: str, keep: str, after: int
     ) -> None:
         """Delete every copy of a marked post but one: the one the incident recorded (the
         card, the announcement), else the first posted, which is also the one a retry
@@ -528,15 +552,20 @@ class ChatEffects:
         def load(session: Session) -> tuple[Incident | None, bool]:
             post = session.get(Delivery, after) if after else None
             unsettled = post is not None and post.state is DeliveryState.PENDING
-            return session.get(Incident, incident_id), unsettled
+            incident = session.get(Incident, incident_id) if incident_id is not None else None
+            return incident, unsettled
 
         incident, unsettled = await self._db.transaction(load)
-        if incident is None:
+        if incident is None and incident_id is not None:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
         if unsettled:
             raise DeliveryError("post_not_settled", detail=f"delivery {after}")
         copies = await self._chat.all_marked(channel_id=channel_id, marker=marker)
-        recorded = {KEEP_CARD: incident.card_ref, KEEP_ANNOUNCEMENT: incident.announcement_ref}
+        recorded = (
+            {KEEP_CARD: incident.card_ref, KEEP_ANNOUNCEMENT: incident.announcement_ref}
+            if incident is not None
+            else {}
+        )
         kept = recorded.get(keep) or (copies[0] if copies else None)
         for ref in copies:
             if ref != kept:

@@ -25,8 +25,10 @@ from sqlmodel import SQLModel
 from bot.storage.models import Delivery, DeliveryState, UTCDateTime
 
 # Deliveries keep their order within an incident's lane; lanes never wait for each other.
-CHAT_LANE, PAGER_LANE = "chat", "pager"
-LANES = (CHAT_LANE, PAGER_LANE)
+# The alert digest gathers alert changes for a few seconds: its lane keeps that wait from
+# holding up the incident's chat lane. Triage cards belong to no incident (yet).
+CHAT_LANE, PAGER_LANE, DIGEST_LANE, TRIAGE_LANE = "chat", "pager", "digest", "triage"
+LANES = (CHAT_LANE, PAGER_LANE, DIGEST_LANE, TRIAGE_LANE)
 
 DELIVERY = SQLModel.metadata.tables["delivery"]
 _C = DELIVERY.c
@@ -82,7 +84,7 @@ def as_delivery(values: Mapping[str, Any]) -> Delivery:
     return delivery
 
 
-def lane_busy(session: Session, *, incident_id: int, lane: str) -> bool:
+def lane_busy(session: Session, *, incident_id: int | None, lane: str) -> bool:
     """Whether a delivery of this incident's lane is still pending (its order comes first)."""
     busy = session.connection().scalar(_ANY_PENDING_IN, {"incident_id": incident_id, "lane": lane})
     return bool(busy)

@@ -25,7 +25,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.delivery.leases import CHAT_LANE, DELIVERY, PAGER_LANE, as_delivery, lane_busy
+from bot.delivery.leases import (
+    CHAT_LANE,
+    DELIVERY,
+    DIGEST_LANE,
+    PAGER_LANE,
+    TRIAGE_LANE,
+    as_delivery,
+    lane_busy,
+)
 from bot.delivery.worker import RECHECK_LANE, DeliveryWorker, Effect, Landed, backoff
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DeliveryState
@@ -60,12 +68,26 @@ class DeliveryKind(StrEnum):
     # A later look at a call whose outcome was unknown (a late duplicate to remove, an
     # edit to make again); in a lane of its own, so waiting for it holds up nothing.
     RECHECK = "recheck"
+    # Alert changes on an incident, gathered a few seconds into one channel message.
+    POST_ALERT_DIGEST = "post_alert_digest"
+    # An alert routed to `notify`: its card in the triage channel, and edits of it.
+    POST_TRIAGE = "post_triage"
+    UPDATE_TRIAGE = "update_triage"
+    SILENCE = "silence"  # a silence at the alert source (an HTTP call, as pages are)
+
+
+_LANES = {
+    DeliveryKind.PAGE: PAGER_LANE,
+    DeliveryKind.SILENCE: PAGER_LANE,
+    DeliveryKind.RECHECK: RECHECK_LANE,
+    DeliveryKind.POST_ALERT_DIGEST: DIGEST_LANE,
+    DeliveryKind.POST_TRIAGE: TRIAGE_LANE,
+    DeliveryKind.UPDATE_TRIAGE: TRIAGE_LANE,
+}
 
 
 def lane_of(kind: DeliveryKind) -> str:
-    if kind is DeliveryKind.PAGE:
-        return PAGER_LANE
-    return RECHECK_LANE if kind is DeliveryKind.RECHECK else CHAT_LANE
+    return _LANES.get(kind, CHAT_LANE)
 
 
 class Handoff(Protocol):
@@ -96,10 +118,12 @@ class Claim:
         its lanes are claimed without looking (a declaration is waited for)."""
         self._created.add(incident_id)
 
-    def takes(self, session: Session, incident_id: int, lane: str) -> bool:
+    def takes(self, session: Session, incident_id: int | None, lane: str) -> bool:
         """Whether what is owed in this lane now is ours to run."""
         if self.owner is None:
             return False
+        if incident_id is None:
+            return False  # a lane of no incident is shared: a poll takes it in order
         key = (incident_id, lane)
         if key not in self._idle and (
             incident_id in self._created
@@ -110,6 +134,12 @@ class Claim:
 
 
 _CLAIM_KEY = "warroom.delivery_claim"
+
+
+def current_claim(session: Session) -> Claim | None:
+    """The claim `claiming` put on this session, if any."""
+    claim: Claim | None = session.info.get(_CLAIM_KEY)
+    return claim
 
 
 @contextmanager
@@ -143,7 +173,7 @@ _INSERT_RETURNING_IDS = DELIVERY.insert().returning(DELIVERY.c.id, sort_by_param
 def enqueue(
     session: Session,
     *,
-    incident_id: int,
+    incident_id: int | None,
     owed: Iterable[tuple[DeliveryKind, Mapping[str, Any]]],
     now: datetime,
     due: datetime | None = None,

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.delivery import leases
 from bot.delivery.foreground import Foreground
-from bot.delivery.leases import CHAT_LANE, PAGER_LANE
+from bot.delivery.leases import CHAT_LANE, DIGEST_LANE, PAGER_LANE, TRIAGE_LANE
 from bot.errors import DeliveryError
 from bot.incidents.timeline import record
 from bot.storage.database import Database
@@ -53,7 +53,7 @@ DEFAULT_LEASE = timedelta(seconds=15)
 # transaction that records its delivery as done.
 Landed = Callable[[Session], None]
 Effect = Callable[[Delivery], Awaitable[Landed | None]]
-LaneKey = tuple[int, str]  # (incident id, lane)
+LaneKey = tuple[int | None, str]  # (incident id, lane); None: the lane of no incident
 # Later looks at calls whose outcome was unknown: due seconds or minutes ahead, so they
 # must not wait at the head of the chat lane, holding up what the incident owes next.
 RECHECK_LANE = "recheck"
@@ -103,6 +103,7 @@ class DeliveryWorker:
         concurrency: int = 8,
         pager_concurrency: int = 4,
         recheck_concurrency: int = 2,
+        digest_concurrency: int = 2,
         batch_size: int = 64,
         foreground: Foreground | None = None,
     ) -> None:
@@ -115,6 +116,9 @@ class DeliveryWorker:
             CHAT_LANE: concurrency,
             PAGER_LANE: pager_concurrency,
             RECHECK_LANE: recheck_concurrency,
+            DIGEST_LANE: digest_concurrency,
+            # One lane for every triage card (they belong to no incident): one slot.
+            TRIAGE_LANE: 1,
         }
         self._slots = {lane: asyncio.Semaphore(n) for lane, n in self._capacity.items()}
         self._lanes: dict[LaneKey, _Lane] = {}
@@ -313,7 +317,7 @@ class DeliveryWorker:
         settled = leases.settle(
             session, delivery, owner=self.owner, state=outcome.state, done_at=now, **recorded
         )
-        if settled and outcome.state is DeliveryState.FAILED:
+        if settled and outcome.state is DeliveryState.FAILED and delivery.incident_id is not None:
             # What never reached chat (or the pager) is part of the incident's story.
             record(
                 session,

@@ -114,6 +114,11 @@ class RolesCommand(IncidentCommand):
     pass
 
 
+@dataclass(frozen=True)
+class SilenceCommand(IncidentCommand):
+    duration: timedelta
+
+
 Command = (
     HelpCommand
     | DeclareCommand
@@ -130,6 +135,7 @@ Command = (
     | RolesCommand
     | UpdateCommand
     | EscalateCommand
+    | SilenceCommand
 )
 
 
@@ -292,6 +298,31 @@ def _parse_role(rest: str) -> RoleCommand:
     return RoleCommand(number, words[0].lower(), match.group(1))
 
 
+# Long enough for a night, short enough that a forgotten silence does not hide next week.
+MAX_SILENCE = timedelta(days=7)
+
+
+def parse_silence_duration(text: str) -> timedelta:
+    """A silence's length: 1h, 4h, 24h… from a minute to a week."""
+    try:
+        duration = parse_duration(text)
+    except ValueError as error:
+        raise UsageError(escape_markdown(str(error)), usage="silence") from None
+    if not timedelta(minutes=1) <= duration <= MAX_SILENCE:
+        raise UsageError(
+            f"a silence lasts from 1m to {format_duration(MAX_SILENCE)}", usage="silence"
+        )
+    return duration
+
+
+def _parse_silence(rest: str) -> SilenceCommand:
+    number, rest = _split_key(rest)
+    words = rest.split()
+    if len(words) > 1:
+        raise UsageError(f"silence takes one duration (got {_shown(rest)})", usage="silence")
+    return SilenceCommand(number, parse_silence_duration(words[0] if words else "1h"))
+
+
 def _parse_roles(rest: str) -> RolesCommand:
     return RolesCommand(_only_key(rest, "roles"))
 
@@ -349,6 +380,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "role", "[INC-N] <role> @person", "give someone a role (they are invited)", _parse_role
     ),
     Subcommand("roles", "[INC-N]", "who holds which role", _parse_roles),
+    Subcommand(
+        "silence",
+        "[INC-N] [1h|4h|24h]",
+        "silence the incident's alerts at Alertmanager (default 1h)",
+        _parse_silence,
+    ),
     Subcommand("list", "", "open incidents, newest first", _parse_list),
     Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
     Subcommand("help", "", "show this help", lambda rest: HelpCommand()),

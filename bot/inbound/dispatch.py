@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.alerts.messages import DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION
+from bot.alerts.silences import SilenceRequests
+from bot.alerts.triage import AlertTriage
 from bot.errors import UsageError, UserError
 from bot.inbound.commands import (
     AcknowledgeCommand,
@@ -23,10 +26,12 @@ from bot.inbound.commands import (
     RoleCommand,
     RolesCommand,
     SeverityCommand,
+    SilenceCommand,
     StatusCommand,
     TimelineCommand,
     UpdateCommand,
     parse_command,
+    parse_silence_duration,
     usage,
 )
 from bot.inbound.forms import declare_form, update_form
@@ -56,6 +61,9 @@ BUTTON_COMMANDS: dict[str, Callable[[int], Command]] = {
     ESCALATE_ACTION: EscalateCommand,
     POST_UPDATE_ACTION: UpdateCommand,
 }
+# Buttons of alert messages: a triage card's Declare / Ignore, a digest's Silence.
+ALERT_BUTTONS = (DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION)
+BUTTON_ACTIONS: tuple[str, ...] = (*BUTTON_COMMANDS, *ALERT_BUTTONS)
 
 
 def refusal(error: UserError, usage_text: str = "") -> Reply:
@@ -80,7 +88,11 @@ class Inbound:
         service: IncidentService,
         lifecycle: IncidentLifecycle,
         views: IncidentViews,
+        triage: AlertTriage | None = None,
+        silences: SilenceRequests | None = None,
     ) -> None:
+        self._triage = triage
+        self._silences = silences
         self._policy = policy
         self._renderer = renderer
         self._service = service
@@ -102,6 +114,8 @@ class Inbound:
 
     async def press(self, press: ButtonPress) -> Reply:
         """A card button: the card itself shows what changed, so success says nothing."""
+        if press.action in ALERT_BUTTONS:
+            return await self._guarded(lambda: self._alert_press(press))
         make = BUTTON_COMMANDS.get(press.action)
         try:
             number = int(press.value)
@@ -119,6 +133,31 @@ class Inbound:
             return Reply()
 
         return await self._guarded(run)
+
+    async def _alert_press(self, press: ButtonPress) -> Reply:
+        requester = press.requester
+        if press.action == SILENCE_ACTION:
+            number, _, duration = press.value.partition(":")
+            if not number.isdigit():
+                return Reply("⚠️ That button no longer works here.")
+            command = SilenceCommand(int(number), parse_silence_duration(duration or "1h"))
+            return Reply(f"🔕 {await self._silence(command, requester)}")
+        if self._triage is None or not press.value.isdigit():
+            return Reply("⚠️ That button no longer works here.")
+        if press.action == DECLARE_ALERT_ACTION:
+            group = int(press.value)
+            summary = await self._triage.declare(
+                group, actor=requester.user_id, channel_id=requester.channel_id
+            )
+            return Reply(summary)
+        return Reply(f"🙈 {await self._triage.ignore(int(press.value), actor=requester.user_id)}")
+
+    async def _silence(self, command: SilenceCommand, requester: Requester) -> str:
+        if self._silences is None:
+            raise UserError("alerts are not set up here")
+        return await self._silences.silence(
+            ref_for(command, requester), actor=requester.user_id, duration=command.duration
+        )
 
     async def _guarded(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
         try:
@@ -151,6 +190,8 @@ class Inbound:
                 return Reply(await self._views.timeline(ref, viewer=requester.user_id), paged=True)
             case DeclareCommand():
                 return await self._declare(parsed, requester)
+            case SilenceCommand():
+                return Reply(f"🔕 {await self._silence(parsed, requester)}")
         outcome = await self._change(parsed, requester)
         return Reply(f"✅ {outcome.summary}")
 

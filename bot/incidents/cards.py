@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.alerts.messages import AlertsOnCard, silence_button
 from bot.chat.port import Button, Message
 from bot.incidents.status import Status, incident_key
 from bot.incidents.timeline import TimelineLine, lines
@@ -42,6 +43,7 @@ class CardView:
     acknowledged: Trusted | None
     resolution: str
     roles: list[tuple[str, Trusted]]
+    alerts: AlertsOnCard | None = None  # for an incident with alerts attached
 
 
 def card_marker(incident: Incident) -> str:
@@ -55,6 +57,7 @@ def card_view(
     roles: Sequence[IncidentRole] = (),
     policy: Policy,
     now: datetime | None = None,
+    alerts: AlertsOnCard | None = None,
 ) -> CardView:
     timeline = lines(entries)
     shown = timeline[-CARD_TIMELINE_LINES:]
@@ -78,6 +81,7 @@ def card_view(
         acknowledged=_acknowledged(incident),
         resolution=incident.resolution if incident.status is Status.RESOLVED else "",
         roles=[(held.role.capitalize(), user_ref(held.user_id)) for held in roles],
+        alerts=alerts,
     )
 
 
@@ -103,14 +107,19 @@ def incident_card(
     policy: Policy,
     renderer: Renderer,
     now: datetime | None = None,
+    alerts: AlertsOnCard | None = None,
+    silenceable: bool = False,
 ) -> Message:
-    view = card_view(incident, entries, roles=roles, policy=policy, now=now)
+    view = card_view(incident, entries, roles=roles, policy=policy, now=now, alerts=alerts)
     icon = "🔴" if view.is_open else "✅"
+    buttons = card_buttons(incident)
+    if silenceable and buttons and alerts is not None and alerts.firing:
+        buttons = (*buttons[:-1], silence_button(incident), buttons[-1])
     return Message(
         markdown=renderer.render(CARD_TEMPLATE, card=view),
         fallback=f"{icon} {view.key} [{view.severity}] {view.title} · {view.status}",
         marker=card_marker(incident),
-        buttons=card_buttons(incident),
+        buttons=buttons,
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from bot.clock import Clock
-from bot.delivery.outbox import DeliveryKind, Handoff, claiming, enqueue
+from bot.delivery.outbox import DeliveryKind, Handoff, claiming, current_claim, enqueue
 from bot.errors import UserError
 from bot.incidents.escalation import Reacher, due_path_steps, next_escalation_due
 from bot.incidents.members import add_member
@@ -20,7 +20,7 @@ from bot.incidents.timeline import record
 from bot.policy.schema import EscalationLevel, Policy
 from bot.storage.database import Database, next_incident_number
 from bot.storage.models import Delivery, Incident, TimelineKind, insert_incident
-from bot.text.markdown import single_line
+from bot.text.markdown import ALERT_ACTOR_PREFIX, single_line
 from bot.text.templates import Renderer
 
 MAX_TITLE_LENGTH = 200
@@ -34,6 +34,15 @@ class Declaration:
     declared_in: str | None = None
     private: bool = False
     impact: str = ""
+    # What opened it: "command" (a person, `declared_by`), or an alert source, shown as
+    # the declarer (`declared_by` is then "alert:<source>", no one to invite).
+    source: str = "command"
+    storm_route: int | None = None  # the storm incident of this alert route
+
+    @property
+    def by_person(self) -> bool:
+        """Declared by someone to invite (a person pressing Declare on an alert too)."""
+        return not self.declared_by.startswith(ALERT_ACTOR_PREFIX)
 
 
 _NEW_INCIDENT = manager_of_class(Incident).new_instance
@@ -90,55 +99,12 @@ class IncidentService:
 
     async def declare(self, declaration: Declaration) -> Incident:
         """Open an incident: stored with its `declared` entry and its chat set-up queued."""
-        level = self._policy.severity(declaration.severity)
-        title = single_line(declaration.title)
-        if not title:
-            raise UserError("the incident needs a title")
-        if len(title) > MAX_TITLE_LENGTH:
-            raise UserError(
-                f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
-            )
+        self.check(declaration)
         now = self._clock()
-        # What the escalation path makes of it at once (L1 `after: 0s`): reached in this
-        # transaction, so the first card already shows it and the timer has nothing to do
-        # until the step after.
-        planned = _planned(severity=level.name, started_at=now)
-        steps = due_path_steps(planned, self._policy, now)
-        planned.escalation_level = steps[-1][0] + 1 if steps else 0
 
         def store(session: Session) -> tuple[Incident, list[Delivery]]:
             with claiming(session, self._handoff, now=now) as claim:
-                incident = insert_incident(
-                    session,
-                    number=next_incident_number(session),
-                    title=title,
-                    severity=level.name,
-                    impact=single_line(declaration.impact),
-                    status=Status.INVESTIGATING,
-                    private=declaration.private,
-                    declared_by=declaration.declared_by,
-                    declared_in=declaration.declared_in,
-                    started_at=now,
-                    next_update_at=now + level.update_every if level.update_every else None,
-                    escalation_level=planned.escalation_level,
-                    next_escalation_at=next_escalation_due(planned, self._policy),
-                )
-                assert incident.id is not None
-                claim.created(incident.id)
-                add_member(
-                    session, incident_id=incident.id, user_id=declaration.declared_by, now=now
-                )
-                record(
-                    session,
-                    incident_id=incident.id,
-                    kind=TimelineKind.DECLARED,
-                    at=now,
-                    actor=declaration.declared_by,
-                    data={"severity": level.name, "private": declaration.private},
-                )
-                enqueue(session, incident_id=incident.id, owed=self._set_up(declaration), now=now)
-                for _, step in steps:
-                    self._reach(session, incident, step)
+                incident = self.open_in(session, declaration, now=now)
             return incident, claim.claimed
 
         # Urgent: someone is waiting for the answer, ahead of background deliveries.
@@ -148,14 +114,83 @@ class IncidentService:
         self._on_commit()
         return incident
 
+    @property
+    def handoff(self) -> Handoff | None:
+        return self._handoff
+
+    def after_commit(self, claimed: list[Delivery]) -> None:
+        """What a caller of `open_in` does once its transaction has committed."""
+        if self._handoff is not None:
+            self._handoff.take(claimed)
+        self._on_commit()
+
+    def check(self, declaration: Declaration) -> None:
+        """UserError if the declaration cannot be opened as it is."""
+        self._policy.severity(declaration.severity)
+        title = single_line(declaration.title)
+        if not title:
+            raise UserError("the incident needs a title")
+        if len(title) > MAX_TITLE_LENGTH:
+            raise UserError(
+                f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
+            )
+
+    def open_in(self, session: Session, declaration: Declaration, *, now: datetime) -> Incident:
+        """Store a checked declaration within the caller's transaction (an alert opens
+        its incident in the transaction that stores the alert). Deliveries are claimed
+        if the caller runs it under `claiming`."""
+        level = self._policy.severity(declaration.severity)
+        # What the escalation path makes of it at once (L1 `after: 0s`): reached in this
+        # transaction, so the first card already shows it and the timer has nothing to do
+        # until the step after.
+        planned = _planned(severity=level.name, started_at=now)
+        steps = due_path_steps(planned, self._policy, now)
+        planned.escalation_level = steps[-1][0] + 1 if steps else 0
+        incident = insert_incident(
+            session,
+            number=next_incident_number(session),
+            title=single_line(declaration.title),
+            severity=level.name,
+            impact=single_line(declaration.impact),
+            status=Status.INVESTIGATING,
+            private=declaration.private,
+            declared_by=declaration.declared_by,
+            declared_in=declaration.declared_in,
+            started_at=now,
+            next_update_at=now + level.update_every if level.update_every else None,
+            escalation_level=planned.escalation_level,
+            next_escalation_at=next_escalation_due(planned, self._policy),
+            source=declaration.source,
+            storm_route=declaration.storm_route,
+        )
+        assert incident.id is not None
+        claim = current_claim(session)
+        if claim is not None:
+            claim.created(incident.id)
+        if declaration.by_person:
+            add_member(session, incident_id=incident.id, user_id=declaration.declared_by, now=now)
+        record(
+            session,
+            incident_id=incident.id,
+            kind=TimelineKind.DECLARED,
+            at=now,
+            actor=declaration.declared_by,
+            data={"severity": level.name, "private": declaration.private},
+        )
+        enqueue(session, incident_id=incident.id, owed=self._set_up(declaration), now=now)
+        for _, step in steps:
+            self._reach(session, incident, step)
+        return incident
+
     def _set_up(self, declaration: Declaration) -> list[tuple[DeliveryKind, dict[str, object]]]:
         """The channel with its card first, for the responders reading it, then the rest."""
         owed: list[tuple[DeliveryKind, dict[str, object]]] = [
             (DeliveryKind.OPEN_CHANNEL, {}),  # named when opened: the naming rules are chat's
             (DeliveryKind.POST_CARD, {}),
             (DeliveryKind.PIN_CARD, {}),
-            (DeliveryKind.INVITE, {"users": [declaration.declared_by]}),
         ]
+        if declaration.by_person:
+            owed.append((DeliveryKind.INVITE, {"users": [declaration.declared_by]}))
         if self._announce_channel and not declaration.private:
             owed.append((DeliveryKind.ANNOUNCE, {"channel": self._announce_channel}))
         return owed

@@ -73,31 +73,39 @@ class IncidentLifecycle:
         def work(session: Session) -> Outcome:
             incident = locked(session, ref)
             check_access(session, incident, ref, actor=actor, action=action, policy=self._policy)
-            announced = (incident.status, incident.severity)
-            summary = change(session, incident, now)
-            # Any change may move the next automatic escalation (ack, severity, resolve…).
-            incident.next_escalation_at = next_escalation_due(incident, self._policy)
-            incident.version += 1
-            assert incident.id is not None
-            owed: list[tuple[DeliveryKind, dict[str, object]]] = []
-            if not card_refresh_waiting(session, incident.id):
-                owed.append((DeliveryKind.UPDATE_CARD, {}))
-            # The announce channel's message says the status and severity: edited in place
-            # when either moves (the effect does nothing for an incident never announced).
-            if (
-                (incident.status, incident.severity) != announced
-                and not incident.private
-                and not card_refresh_waiting(session, incident.id, DeliveryKind.UPDATE_ANNOUNCEMENT)
-            ):
-                owed.append((DeliveryKind.UPDATE_ANNOUNCEMENT, {}))
-            if owed:
-                enqueue(session, incident_id=incident.id, owed=owed, now=now)
-            session.flush()
-            return Outcome(incident, summary)
+            return Outcome(incident, self.apply_in(session, incident, change, now=now))
 
         outcome = await self._db.transaction(work, urgent=True)
         self._on_commit()
         return outcome
+
+    def apply_in(
+        self, session: Session, incident: Incident, change: Change, *, now: datetime
+    ) -> str:
+        """Run `change` on an incident the caller has locked, within its transaction:
+        the version bumped, the card and the announcement refreshed. For changes made by
+        warroom itself (an alert resolving its incident), with no one's access to check."""
+        announced = (incident.status, incident.severity)
+        summary = change(session, incident, now)
+        # Any change may move the next automatic escalation (ack, severity, resolve…).
+        incident.next_escalation_at = next_escalation_due(incident, self._policy)
+        incident.version += 1
+        assert incident.id is not None
+        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
+        if not card_refresh_waiting(session, incident.id):
+            owed.append((DeliveryKind.UPDATE_CARD, {}))
+        # The announce channel's message says the status and severity: edited in place
+        # when either moves (the effect does nothing for an incident never announced).
+        if (
+            (incident.status, incident.severity) != announced
+            and not incident.private
+            and not card_refresh_waiting(session, incident.id, DeliveryKind.UPDATE_ANNOUNCEMENT)
+        ):
+            owed.append((DeliveryKind.UPDATE_ANNOUNCEMENT, {}))
+        if owed:
+            enqueue(session, incident_id=incident.id, owed=owed, now=now)
+        session.flush()
+        return summary
 
     async def incident(self, ref: IncidentRef, *, viewer: str, action: Action) -> Incident:
         """The incident as stored now (read only), if `viewer` may take `action` on it."""
@@ -240,31 +248,11 @@ class IncidentLifecycle:
         return await self.apply(ref, change, action="update", actor=actor)
 
     async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
-        resolution = single_line(resolution)
-
-        def change(session: Session, incident: Incident, now: datetime) -> str:
-            incident.status = move(incident, Status.RESOLVED)
-            incident.resolved_at, incident.resolution = now, resolution
-            follow_up_pages(session, incident, "resolve", now)
-            set_next_update(incident, None)
-            write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
-            assert incident.id is not None
-            enqueue(
-                session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now
-            )
-            took = format_elapsed(now - incident.started_at)
-            return f"{incident_key(incident.number)} resolved after {took}"
-
+        change = resolving(actor=actor, resolution=resolution)
         return await self.apply(ref, change, action="resolve", actor=actor)
 
     async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:
-        def change(session: Session, incident: Incident, now: datetime) -> str:
-            incident.status = move(incident, Status.INVESTIGATING)
-            incident.resolved_at, incident.resolution = None, ""
-            self._reset_cadence(incident, now)
-            write_entry(session, incident, TimelineKind.REOPENED, now, actor)
-            return f"{incident_key(incident.number)} reopened: back to Investigating"
-
+        change = reopening(actor=actor, policy=self._policy)
         return await self.apply(ref, change, action="reopen", actor=actor)
 
     async def assign_role(self, ref: IncidentRef, *, actor: str, role: str, user: str) -> Outcome:
@@ -343,6 +331,38 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
+
+
+def resolving(*, actor: str, resolution: str = "") -> Change:
+    """The resolution: the all-clear owed, the pager told, no more reminders."""
+    resolution = single_line(resolution)
+
+    def change(session: Session, incident: Incident, now: datetime) -> str:
+        incident.status = move(incident, Status.RESOLVED)
+        incident.resolved_at, incident.resolution = now, resolution
+        follow_up_pages(session, incident, "resolve", now)
+        set_next_update(incident, None)
+        write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
+        assert incident.id is not None
+        enqueue(session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now)
+        took = format_elapsed(now - incident.started_at)
+        return f"{incident_key(incident.number)} resolved after {took}"
+
+    return change
+
+
+def reopening(*, actor: str, policy: Policy, reason: str = "") -> Change:
+    """Back to Investigating, with the update cadence started again."""
+
+    def change(session: Session, incident: Incident, now: datetime) -> str:
+        incident.status = move(incident, Status.INVESTIGATING)
+        incident.resolved_at, incident.resolution = None, ""
+        cadence = policy.severity(incident.severity).update_every
+        set_next_update(incident, now + cadence if cadence else None)
+        write_entry(session, incident, TimelineKind.REOPENED, now, actor, text=reason)
+        return f"{incident_key(incident.number)} reopened: back to Investigating"
+
+    return change
 
 
 def ensure_open_for_updates(incident: Incident) -> None:

@@ -35,6 +35,7 @@ ACTION_WORDS: dict[Action, str] = {
     "escalate": "escalate",
     "role": "give roles in",
     "capture": "add messages to",
+    "silence": "silence the alerts of",
 }
 
 

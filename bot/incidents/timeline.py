@@ -13,7 +13,8 @@ from sqlmodel import SQLModel, col
 
 from bot.storage.models import TimelineEntry, TimelineKind
 from bot.text.durations import format_elapsed
-from bot.text.markdown import Trusted, escape_markdown, user_ref
+from bot.text.markdown import Trusted, actor_ref, escape_markdown, link, user_ref
+from bot.text.templates import format_hhmm
 
 _INSERT_ENTRY = SQLModel.metadata.tables["timeline_entry"].insert()
 
@@ -61,7 +62,7 @@ def entries_of(session: Session, incident_id: int) -> list[TimelineEntry]:
 
 def describe(entry: TimelineEntry) -> Trusted:
     """One entry as a Markdown line: who did what. User text is escaped here."""
-    who = user_ref(entry.actor) if entry.actor else "warroom"
+    who = actor_ref(entry.actor) if entry.actor else "warroom"
     text = escape_markdown(entry.text)
     data = entry.data
     match entry.kind:
@@ -82,6 +83,11 @@ def describe(entry: TimelineEntry) -> Trusted:
         case TimelineKind.ROLE_ASSIGNED:
             role = escape_markdown(str(data.get("role", "?")))
             line = f"{user_ref(str(data.get('user', '?')))} assigned {role} by {who}"
+        case TimelineKind.ALERT:
+            return _alert_line(entry)
+        case TimelineKind.SILENCED:
+            until = format_hhmm(datetime.fromisoformat(str(data.get("until"))))
+            line = f"🔕 Alerts silenced until {until} UTC by {who}"
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"
@@ -89,6 +95,24 @@ def describe(entry: TimelineEntry) -> Trusted:
             label = entry.kind.value.replace("_", " ").capitalize()
             line = f"{label} by {who}"
     return Trusted(f"{line}: {text}" if text else line)
+
+
+_ALERT_WORDS = {"firing": "🔔 Firing", "firing_again": "🔁 Firing again", "resolved": "✅ Resolved"}
+
+
+def _alert_line(entry: TimelineEntry) -> Trusted:
+    """🔔 Firing: **HighErrorRate** (instance=10.0.0.6:8080): 5xx rate above 5% (graph)"""
+    data = entry.data
+    what = _ALERT_WORDS.get(str(data.get("alert")), "Alert")
+    line = f"{what}: **{escape_markdown(str(data.get('alertname', 'alert')))}**"
+    labels = data.get("labels")
+    if isinstance(labels, dict) and labels:
+        shown = ", ".join(f"{name}={value}" for name, value in labels.items())
+        line += f" ({escape_markdown(shown)})"
+    if entry.text:
+        line += f": {escape_markdown(entry.text)}"
+    graph = link("graph", str(data["link"])) if data.get("link") else None
+    return Trusted(f"{line} ({graph})" if graph else line)
 
 
 def lines(entries: Sequence[TimelineEntry]) -> list[TimelineLine]:

@@ -30,6 +30,11 @@ def inconsistencies(policy: Policy) -> list[str]:
                     f"escalation[{index}] ({level.level}).severities: "
                     + _unknown_severity(policy, severity)
                 )
+    for index, route in enumerate(policy.alerts.routes):
+        if route.severity is not None and route.severity not in names:
+            problems.append(
+                f"{route.label(index)}.severity: " + _unknown_severity(policy, route.severity)
+            )
     for action, rule in policy.permissions.items():
         for role in rule.roles:
             if role not in policy.roles:
@@ -45,7 +50,8 @@ def _unknown_severity(policy: Policy, severity: str) -> str:
         named = policy.severity(severity).name
     except UnknownSeverity:
         return f"unknown severity {severity!r}; use one of {', '.join(policy.severity_names())}"
-    # Escalation compares an incident's severity by name: an alias would never match.
+    # Escalation compares an incident's severity by name: an alias would never match; and
+    # a policy that names each level one way reads the same everywhere.
     return f"{severity!r} is another spelling of {named}: write {named}"
 
 

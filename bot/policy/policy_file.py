@@ -70,7 +70,9 @@ def describe_invalid(path: Path, exc: ValidationError, data: Mapping[str, Any]) 
             lines.extend(f"  - {line}" for line in message.splitlines())
             continue
         value = error.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        # A message that quotes the text itself (a bad matcher, a bad template) says enough.
+        quoted = isinstance(value, str) and repr(value) in message
+        shown = "" if quoted or isinstance(value, dict | list) else f" (got {value!r})"
         lines.append(f"  - {location}: {message}{shown}")
     return "\n".join(lines)
 

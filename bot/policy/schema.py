@@ -1,5 +1,5 @@
 """The incident policy: severities, their SLAs and update cadence, channel naming,
-escalation, permissions, roles.
+escalation, permissions, roles, alert routes (`bot.policy.alerts`).
 
 Defaults come from the runbook (`bot.policy.defaults`). A YAML file (``WARROOM_CONFIG``,
 read by `bot.policy.policy_file`) overrides only what it names; `load_policy` merges it
@@ -20,7 +20,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -28,16 +27,23 @@ from pydantic import (
 from pydantic import Field as PydanticField
 
 from bot.errors import ConfigurationError, UnknownSeverity
+from bot.policy.alerts import AlertRoute, AlertSourceConfig, AlertSources, AlertsPolicy
 from bot.policy.checks import inconsistencies
 from bot.policy.defaults import DEFAULT_POLICY_DATA, NEXT_BUSINESS_DAY, merge_policy_data
+from bot.policy.fields import Duration
+from bot.policy.fields import _to_timedelta as _to_timedelta  # for imports from here
 from bot.policy.policy_file import describe_invalid, read_policy_file
-from bot.text.durations import format_duration, parse_duration
 
 __all__ = [  # what the rest of warroom imports from here
     "NEXT_BUSINESS_DAY",
     "Action",
+    "AlertRoute",
+    "AlertSourceConfig",
+    "AlertSources",
+    "AlertsPolicy",
     "BusinessHours",
     "Contacts",
+    "Duration",
     "EscalationLevel",
     "PagerDutyTarget",
     "Permission",
@@ -49,21 +55,6 @@ __all__ = [  # what the rest of warroom imports from here
 ]
 
 CHANNEL_NAME_FIELDS = frozenset({"number", "slug", "severity"})
-
-
-def _to_timedelta(value: Any) -> Any:
-    if isinstance(value, str) and value != NEXT_BUSINESS_DAY:
-        return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: write it with a unit, like 30s, 15m or 1h")
-    return value
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(_to_timedelta),
-    PlainSerializer(format_duration, return_type=str),
-]
 
 
 def _to_time_of_day(value: Any) -> Any:
@@ -208,6 +199,7 @@ Action = Literal[
     "escalate",
     "role",
     "capture",
+    "silence",
 ]
 
 
@@ -231,6 +223,8 @@ class Policy(BaseModel):
     timeline_emoji: Annotated[str, PydanticField(pattern=r"^[a-z0-9_+\-']+$")] = "pushpin"
     # Role name -> what the holder does; told to them when they are assigned.
     roles: dict[str, str] = PydanticField(default_factory=dict)
+    # Where alerts come from, and which become incidents (bot.alerts.routing).
+    alerts: AlertsPolicy = AlertsPolicy()
 
     @field_validator("roles")
     @classmethod

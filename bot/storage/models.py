@@ -102,6 +102,16 @@ class Incident(SQLModel, table=True):
     announcement_ref: str | None = Field(default=None, max_length=64)
     # Bumped on every change so concurrent writers notice each other (optimistic locking).
     version: int = Field(default=1)
+    # What opened it: "command" (a person), or the alert source ("alertmanager"…).
+    source: str = Field(
+        default="command", max_length=20, sa_column_kwargs={"server_default": "command"}
+    )
+    # Alerts attached to it: the last timeline entry the channel's alert digest covered,
+    # when every alert had resolved (None while any fires), and, for a route's storm
+    # incident, which route's overflow it gathers.
+    alert_digest_through: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    alerts_resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    storm_route: int | None = Field(default=None)
 
 
 def set_next_update(incident: Incident, when: datetime | None) -> None:
@@ -125,6 +135,8 @@ def insert_incident(session: Session, **values: Any) -> Incident:
     values.setdefault("escalation_level", 0)
     values.setdefault("next_reminder_at", values.get("next_update_at"))
     values.setdefault("sla_breached", False)
+    values.setdefault("source", "command")
+    values.setdefault("alert_digest_through", 0)
     incident_id = session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
     return Incident(id=incident_id, **values)
 
@@ -171,6 +183,8 @@ class TimelineKind(StrEnum):
     REOPENED = "reopened"
     MESSAGE = "message"  # a chat message captured by a pin, a reaction or the shortcut
     DELIVERY_FAILED = "delivery_failed"  # a chat effect or page refused for good
+    ALERT = "alert"  # an alert of the incident fired, fired again or resolved
+    SILENCED = "silenced"  # its alerts silenced at the alert source, by whom, until when
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -217,7 +231,8 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (Index("ix_delivery_pending", "state", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    # None: owed to no incident (an alert's triage card, before anyone declares one).
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     kind: str = Field(max_length=40)
     # Order holds within a lane: a pager outage never holds up chat, nor the reverse.
     lane: str = Field(default="chat", max_length=20, sa_column_kwargs={"server_default": "chat"})
@@ -232,3 +247,62 @@ class Delivery(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_error: str | None = Field(default=None, max_length=2000)
     done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class AlertGroup(SQLModel, table=True):
+    """One alert group of one source (Alertmanager's groupKey, Grafana's group key, a
+    generic dedup_key): routed once, when first seen, and attached to at most one
+    incident at a time."""
+
+    __tablename__ = "alert_group"
+    __table_args__ = (
+        UniqueConstraint("source", "key_hash", name="uq_alert_group_key"),
+        Index("ix_alert_group_route_declared", "route_index", "declared_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    # The group key can be long: it is looked up by its hash, kept in full for people.
+    key_hash: str = Field(max_length=64)
+    group_key: str = Field(max_length=4000)
+    group_labels: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    title: str = Field(max_length=500)
+    severity: str = Field(max_length=40)
+    route_index: int  # -1: no route matched
+    action: str = Field(max_length=20)  # declare | notify | drop
+    status: str = Field(max_length=20)  # firing | resolved
+    truncated: int = 0  # alerts the source left out of its last body
+    external_url: str | None = Field(default=None, max_length=500)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    # When this group opened its own incident (what storm control counts per route).
+    declared_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    first_seen_at: datetime = Field(sa_column=utc_column(nullable=False))
+    last_seen_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # notify: the alert card in the triage channel, and what became of it.
+    triage_channel: str | None = Field(default=None, max_length=64)
+    triage_ref: str | None = Field(default=None, max_length=64)
+    triage_state: str | None = Field(default=None, max_length=20)  # open | declared | ignored
+    triaged_by: str | None = Field(default=None, max_length=64)
+
+
+class Alert(SQLModel, table=True):
+    """One alert of a group, by fingerprint, as last reported."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("group_id", "fingerprint", name="uq_alert_fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="alert_group.id")
+    fingerprint: str = Field(max_length=200)
+    status: str = Field(max_length=20)
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    annotations: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    links: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    starts_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    changed_at: datetime = Field(sa_column=utc_column(nullable=False))

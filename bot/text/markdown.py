@@ -32,6 +32,24 @@ def user_ref(user_id: str) -> Trusted:
     return Trusted(f"<user:{user_id}>")
 
 
+# Who acted, when it was not a person: an alert source that opened or changed an incident.
+ALERT_ACTOR_PREFIX = "alert:"
+_SOURCE_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana", "generic": "an alert"}
+
+
+def alert_actor(source: str) -> str:
+    """The actor recorded for what an alert source did (`alert:alertmanager`)."""
+    return f"{ALERT_ACTOR_PREFIX}{source}"
+
+
+def actor_ref(actor: str) -> Trusted:
+    """Names whoever acted: a person (a mention), or the alert source by its name."""
+    if actor.startswith(ALERT_ACTOR_PREFIX):
+        source = actor.removeprefix(ALERT_ACTOR_PREFIX)
+        return Trusted(escape_markdown(_SOURCE_NAMES.get(source, source)))
+    return user_ref(actor)
+
+
 def group_ref(group_id: str) -> Trusted:
     """Names a user group (an on-call team); the platform notifies its members."""
     return Trusted(f"<group:{group_id}>")
@@ -40,6 +58,21 @@ def group_ref(group_id: str) -> Trusted:
 def channel_ref(channel_id: str) -> Trusted:
     """Links to a channel."""
     return Trusted(f"<channel:{channel_id}>")
+
+
+# Characters a URL from outside (an alert's graph link) may not carry into our Markdown or
+# a platform's link syntax: encoded, which leaves the link working.
+_URL_UNSAFE = {c: f"%{ord(c):02X}" for c in "()<>|[]\\\"' `*_~"}
+
+
+def link(label: str, url: str) -> Trusted | None:
+    """A link to an outside page (http or https only), its label escaped; None if the
+    address is not one."""
+    url = url.strip()
+    if not re.match(r"https?://[^\s]+$", url, re.IGNORECASE) or len(url) > 2000:
+        return None
+    safe = "".join(_URL_UNSAFE.get(c, c) for c in url)
+    return Trusted(f"[{escape_markdown(label)}]({safe})")
 
 
 def escape_markdown(text: str) -> str:

@@ -28,7 +28,7 @@ from bot.policy.schema import Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident
 from bot.text.durations import format_elapsed
-from bot.text.markdown import user_ref
+from bot.text.markdown import actor_ref
 from bot.text.templates import Renderer
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,11 @@ class Timers:
             key=key,
             due_at=deadline,
             overdue=format_elapsed(now - deadline),
-            who=user_ref(commander.user_id if commander else incident.declared_by),
+            # Someone who can post the update: the commander, whoever acknowledged, or
+            # the declarer (an alert source's name when an alert opened it).
+            who=actor_ref(
+                commander.user_id if commander else incident.acknowledged_by or incident.declared_by
+            ),
         )
         cadence = self._policy.severity(incident.severity).update_every
         # Again every cadence while overdue; an update or the resolution resets it.

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.inbound.dispatch import BUTTON_COMMANDS, Inbound
+from bot.inbound.dispatch import BUTTON_ACTIONS, Inbound
 from bot.inbound.requests import ButtonPress, Reply
 from handlers.slack.background import Background
 from handlers.slack.payloads import dig, requester_of, text_at
@@ -52,5 +52,5 @@ class CardButtons:
 
 
 def register(app: AsyncApp, *, buttons: CardButtons) -> None:
-    for action in BUTTON_COMMANDS:
+    for action in BUTTON_ACTIONS:
         app.action(action)(buttons.press)

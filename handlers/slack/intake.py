@@ -10,32 +10,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
 
 from slack_sdk.signature import SignatureVerifier
-from starlette.requests import Request
 
-MAX_BODY_BYTES = 1024 * 1024
+# Shared with the alert webhooks; still importable from here.
+from handlers.http import MAX_BODY_BYTES as MAX_BODY_BYTES
+from handlers.http import Refusal as Refusal
+from handlers.http import read_limited as read_limited
+
 OBJECT_FIELDS = ("user", "team", "enterprise", "channel", "container", "message", "view")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    error: str
-    detail: str = ""
-
-
-async def read_limited(request: Request) -> bytes | Refusal:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return Refusal(413, "request_too_large", f"at most {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return Refusal(413, "request_too_large", f"at most {MAX_BODY_BYTES} bytes")
-    return bytes(body)
 
 
 def check(body: bytes, headers: dict[str, str], verifier: SignatureVerifier) -> Refusal | None:

@@ -52,7 +52,13 @@ class Harness:
 
 def unit_settings(database_url: str) -> Settings:
     """Settings of a unit test: nothing read from the environment or a `.env` file."""
-    return Settings(_env_file=None, database_url=database_url, announce_channel="C0ANNOUNCE")
+    # No pacing of posts: unit tests run on an injected clock and never wait for real time.
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        announce_channel="C0ANNOUNCE",
+        post_interval_seconds=0,
+    )
 
 
 @pytest.fixture

@@ -107,6 +107,7 @@ async def glue(
         slack_bot_token="xoxb-glue-token",
         slack_signing_secret=SECRET,
         slack_api_url=glue_slack.api_url,
+        post_interval_seconds=0,
     )
     warroom = build(settings, chat=chat, clock=clock, policy=default_policy())
     yield Glue(warroom, glue_slack, chat)

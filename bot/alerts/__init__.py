@@ -1,0 +1,1 @@
+"""Alerts in: normalised alert batches routed, grouped and coalesced into incidents."""

@@ -1,0 +1,132 @@
+"""Alert intake wired as it serves, on FakeChat and a stepping clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+import pytest
+
+from bot.alerts.ingest import AlertIntake, Receipt
+from bot.alerts.model import AlertBatch, AlertIn, AlertSource, AlertStatus, Link
+from bot.app import Warroom, build
+from bot.chat.fake import FakeChat
+from bot.policy.schema import Policy, default_policy
+from tests.conftest import SteppingClock
+from tests.unit.conftest import unit_settings
+
+TRIAGE = "C0TRIAGE"
+
+
+def alert(
+    fingerprint: str,
+    status: str = "firing",
+    *,
+    starts_at: datetime | None = None,
+    **labels: str,
+) -> AlertIn:
+    return AlertIn(
+        fingerprint=fingerprint,
+        status=AlertStatus(status),
+        labels={"alertname": "HighErrorRate", "service": "checkout", **labels},
+        annotations={"summary": f"5xx rate above 5% on {fingerprint}"},
+        starts_at=starts_at,
+        links=(Link("graph", f"http://prometheus.local/graph?g={fingerprint}"),),
+    )
+
+
+def batch(
+    alerts: Sequence[AlertIn],
+    *,
+    group: str = "checkout",
+    severity: str = "critical",
+    source: AlertSource = AlertSource.ALERTMANAGER,
+    truncated: int = 0,
+) -> AlertBatch:
+    firing = any(a.status is AlertStatus.FIRING for a in alerts)
+    return AlertBatch(
+        source=source,
+        group_key=f'{{}}:{{alertname="HighErrorRate", service="{group}"}}',
+        status=AlertStatus.FIRING if firing else AlertStatus.RESOLVED,
+        alerts=tuple(alerts),
+        group_labels={"alertname": "HighErrorRate", "service": group},
+        common_labels={"alertname": "HighErrorRate", "service": group, "severity": severity},
+        truncated=truncated,
+    )
+
+
+@dataclass
+class Alerts:
+    warroom: Warroom
+    chat: FakeChat
+    clock: SteppingClock
+    silences: list[httpx.Request]
+
+    @property
+    def intake(self) -> AlertIntake:
+        return self.warroom.alerts
+
+    async def receive(self, delivered: AlertBatch) -> Receipt:
+        receipt = await self.intake.receive(delivered)
+        await self.warroom.worker.drain()
+        return receipt
+
+    async def settle(self, seconds: float = 5) -> None:
+        """Let the coalescing window pass and deliver what fell due."""
+        self.clock.advance(seconds=seconds)
+        await self.warroom.worker.drain()
+
+    def channel_messages(self, name: str) -> list[str]:
+        channel = self.chat.channel_named(name)
+        assert channel is not None, f"no channel {name}"
+        return [message.markdown for message in channel.messages.values()]
+
+
+MakeAlerts = Callable[..., "AsyncIterator[Alerts]"]
+
+
+def silence_server(requests: list[httpx.Request]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.method == "GET":
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json={"silenceID": f"silence-{len(requests)}"})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+async def make_alerts(
+    database_url: str, clock: SteppingClock
+) -> AsyncIterator[Callable[[Policy | None], Alerts]]:
+    built: list[Warroom] = []
+
+    def make(policy: Policy | None = None) -> Alerts:
+        chat = FakeChat()
+        chat.add_channel("C0ANNOUNCE", "incidents")
+        chat.add_channel(TRIAGE, "triage")
+        requests: list[httpx.Request] = []
+        http = httpx.AsyncClient(transport=silence_server(requests))
+        warroom = build(
+            unit_settings(database_url),
+            chat=chat,
+            http=http,
+            clock=clock,
+            policy=policy or default_policy(),
+        )
+        built.append(warroom)
+        return Alerts(warroom, chat, clock, requests)
+
+    yield make
+    for warroom in built:
+        await warroom.http.aclose()
+        warroom.db.dispose()
+
+
+def with_alerts(**alerts: object) -> Policy:
+    """The default policy with an `alerts:` section laid over it."""
+    data = default_policy().model_dump(mode="json")
+    data["alerts"] = {**data["alerts"], **alerts}
+    return Policy.model_validate(data)
