@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.alerts.silences import silence_end
 from bot.alerts.store import IncidentAlerts
 from bot.chat.port import Button, Message
 from bot.incidents.status import incident_key
 from bot.incidents.timeline import describe
 from bot.storage.models import AlertGroup, Incident, TimelineEntry, TimelineKind
 from bot.text.markdown import Trusted, actor_ref, link
-from bot.text.templates import Renderer, format_hhmm
+from bot.text.templates import Renderer
 
 DIGEST_TEMPLATE = "alert_digest.md.j2"
 TRIAGE_TEMPLATE = "alert_triage.md.j2"
@@ -163,5 +164,7 @@ def silenced_line(entries: Sequence[TimelineEntry], *, now: datetime) -> Trusted
         if until <= now:
             return None
         who = actor_ref(entry.actor) if entry.actor else Trusted("warroom")
-        return Trusted(f"until {format_hhmm(until)} UTC by {who}")
+        return Trusted(
+            f"until {silence_end(until, now=now)} by {who} (no alert updates while silenced)"
+        )
     return None

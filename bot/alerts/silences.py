@@ -35,11 +35,16 @@ from bot.storage.database import Database
 from bot.storage.models import Alert, AlertGroup, Delivery, Incident, TimelineKind
 from bot.text.durations import format_duration
 from bot.text.markdown import user_ref
-from bot.text.templates import format_hhmm
+from bot.text.templates import format_hhmm, format_utc
 
 log = logging.getLogger(__name__)
 
 SILENCES_PATH = "/api/v2/silences"
+
+
+def silence_end(until: datetime, *, now: datetime) -> str:
+    """When a silence ends, with the date once it is not within the next twelve hours."""
+    return f"{format_hhmm(until)} UTC" if until - now <= timedelta(hours=12) else format_utc(until)
 
 
 def alertmanager_url(policy: Policy) -> str | None:
@@ -110,7 +115,7 @@ class SilenceRequests:
             count = len(groups)
             what = "its alert group" if count == 1 else f"its {count} alert groups"
             return (
-                f"Silencing {what} of {key} at Alertmanager until {format_hhmm(until)} UTC; "
+                f"Silencing {what} of {key} at Alertmanager until {silence_end(until, now=now)}; "
                 "the channel is told once it is in place"
             )
 
@@ -245,7 +250,8 @@ def _landed(
         key = incident_key(incident.number)
         markdown = (
             f"🔕 The alerts of **{key}** are silenced at Alertmanager until "
-            f"{format_hhmm(until)} UTC by {who}."
+            f"{silence_end(until, now=now)} by {who}. While silenced, Alertmanager sends "
+            "no updates: the alert counts here stand still until it ends."
         )
         owed: list[tuple[DeliveryKind, dict[str, object]]] = [
             (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"{key} silenced"})

@@ -344,6 +344,8 @@ class ChatEffects:
         if incident.declared_in is None or incident.declared_in == channel_id:
             return  # nowhere else to say it: the channel itself is where they are
         try:
+            # A private note may become a direct message: paced per person like a channel.
+            await self._pacer.wait_turn(f"person:{incident.declared_by}")
             await self._chat.reply_privately(
                 channel_id=incident.declared_in,
                 user_id=incident.declared_by,

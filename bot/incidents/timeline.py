@@ -14,7 +14,7 @@ from sqlmodel import SQLModel, col
 from bot.storage.models import TimelineEntry, TimelineKind
 from bot.text.durations import format_elapsed
 from bot.text.markdown import Trusted, actor_ref, escape_markdown, link, user_ref
-from bot.text.templates import format_hhmm
+from bot.text.templates import format_utc
 
 _INSERT_ENTRY = SQLModel.metadata.tables["timeline_entry"].insert()
 
@@ -86,8 +86,8 @@ def describe(entry: TimelineEntry) -> Trusted:
         case TimelineKind.ALERT:
             return _alert_line(entry)
         case TimelineKind.SILENCED:
-            until = format_hhmm(datetime.fromisoformat(str(data.get("until"))))
-            line = f"🔕 Alerts silenced until {until} UTC by {who}"
+            until = format_utc(datetime.fromisoformat(str(data.get("until"))))
+            line = f"🔕 Alerts silenced until {until} by {who}"
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"

@@ -252,8 +252,16 @@ def test_escalate_from_the_command_and_the_card(
     )
     wait_until(lambda: "U0BOSS" in slack.channels[channel.id].members, what="L3 invited")
     card_shows(slack, channel, "Escalated to L3 Engineering manager by <@U0ONCALL>")
-    called = [m for m in slack.channels[channel.id].messages if "🚨" in str(m.get("blocks"))]
-    assert len(called) == 3 and "Called: <@U0BOSS>" in str(called[2]["blocks"])
+    # Messages in one channel go out a second apart: the third may still be on its way.
+    called = wait_until(
+        lambda: (
+            found
+            if len(found := [m for m in slack.channels[channel.id].messages if "🚨" in str(m)]) == 3
+            else None
+        ),
+        what="three escalation messages",
+    )
+    assert "Called: <@U0BOSS>" in str(called[2]["blocks"])
     assert "already at the top of the escalation path (L3 Engineering manager)" in answer(
         sender, "escalate", channel.id
     )

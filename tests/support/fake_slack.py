@@ -59,6 +59,7 @@ class SlackCall:
     # the caller heard `status`): None while not carried out.
     outcome: dict[str, Any] | None = None
     peer_port: int | None = None  # the client's end of the connection: one per connection
+    received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -202,6 +203,25 @@ class FakeSlack:
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
+
+    def most_posts_in_a_second(self) -> tuple[int, str | None]:
+        """The most messages one channel got within one second, and which channel: the
+        bot keeps to one a second per channel, as Slack asks. A 10% margin absorbs the
+        time between the bot's clock and ours."""
+        posted: dict[str, list[float]] = {}
+        for call in self.calls_to("chat.postMessage"):
+            if call.status == 200 and call.response.get("ok"):
+                posted.setdefault(str(call.args.get("channel")), []).append(call.received_at)
+        worst: tuple[int, str | None] = (0, None)
+        for channel, times in posted.items():
+            times.sort()
+            start = 0
+            for end, at in enumerate(times):
+                while at - times[start] >= 0.9:
+                    start += 1
+                if end - start + 1 > worst[0]:
+                    worst = (end - start + 1, channel)
+        return worst
 
     @property
     def violations(self) -> list[str]:
