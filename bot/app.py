@@ -320,7 +320,7 @@ def _lifespan(warroom: Warroom) -> Any:
         if not settings.slack_configured:
             log.warning(
                 "%s. Create the app from manifest.yml (`warroom manifest`). "
-                "Serving /healthz and /readyz only.",
+                "Serving the alert webhooks, /healthz and /readyz.",
                 settings.slack_summary(),
             )
         # One HTTP session for every Slack Web API call, on this loop, instead of one per call.

@@ -62,7 +62,9 @@ class Alerts:
     warroom: Warroom
     chat: FakeChat
     clock: SteppingClock
-    silences: list[httpx.Request]
+    silences: list[httpx.Request]  # what reached the fake Alertmanager
+    # How the fake Alertmanager answers; a test may put its own.
+    alertmanager: Callable[[httpx.Request], httpx.Response]
 
     @property
     def intake(self) -> AlertIntake:
@@ -87,14 +89,16 @@ class Alerts:
 MakeAlerts = Callable[..., "AsyncIterator[Alerts]"]
 
 
-def silence_server(requests: list[httpx.Request]) -> httpx.MockTransport:
+def silences_created(requests: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    """Alertmanager's silences API, creating every silence asked for."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         requests.append(request)
         if request.method == "GET":
             return httpx.Response(200, json=[])
         return httpx.Response(200, json={"silenceID": f"silence-{len(requests)}"})
 
-    return httpx.MockTransport(answer)
+    return answer
 
 
 @pytest.fixture
@@ -108,7 +112,10 @@ async def make_alerts(
         chat.add_channel("C0ANNOUNCE", "incidents")
         chat.add_channel(TRIAGE, "triage")
         requests: list[httpx.Request] = []
-        http = httpx.AsyncClient(transport=silence_server(requests))
+        made: list[Alerts] = []
+        http = httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda request: made[0].alertmanager(request))
+        )
         warroom = build(
             unit_settings(database_url),
             chat=chat,
@@ -117,7 +124,8 @@ async def make_alerts(
             policy=policy or default_policy(),
         )
         built.append(warroom)
-        return Alerts(warroom, chat, clock, requests)
+        made.append(Alerts(warroom, chat, clock, requests, silences_created(requests)))
+        return made[0]
 
     yield make
     for warroom in built:

@@ -1,0 +1,50 @@
+"""One message per channel per second: turns taken in order, far turns tried later."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.delivery.pacing import ChannelPacer
+from bot.errors import DeliveryError
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+async def test_posts_to_one_channel_take_turns_a_second_apart() -> None:
+    time = FakeTime()
+    pacer = ChannelPacer(interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    await pacer.wait_turn("C1")
+    await pacer.wait_turn("C1")
+    await pacer.wait_turn("C2")  # another channel does not wait
+    await pacer.wait_turn("C1")
+    assert time.slept == [1.0, 2.0]
+
+
+async def test_a_turn_too_far_away_is_tried_again_later() -> None:
+    time = FakeTime()
+    pacer = ChannelPacer(interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    for _ in range(3):
+        await pacer.wait_turn("C1")
+    with pytest.raises(DeliveryError) as raised:
+        await pacer.wait_turn("C1")
+    assert raised.value.retryable and raised.value.retry_after == 3.0
+    time.now += 3.5
+    await pacer.wait_turn("C1")  # its turn has come
+
+
+async def test_no_interval_never_waits() -> None:
+    time = FakeTime()
+    pacer = ChannelPacer(interval=0, monotonic=time.monotonic, sleep=time.sleep)
+    for _ in range(5):
+        await pacer.wait_turn("C1")
+    assert time.slept == []
