@@ -17,8 +17,9 @@ from bot.alerts.messages import alert_digest, triage_card
 from bot.alerts.silences import can_silence
 from bot.alerts.store import IncidentAlerts, group_alerts, incident_alerts
 from bot.chat.port import ChatPlatform, Message
-from bot.delivery.effects import ChatEffects, saving
+from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, Effect, Landed
+from bot.delivery.writes import saving
 from bot.errors import DeliveryError
 from bot.policy.schema import Policy
 from bot.storage.database import Database

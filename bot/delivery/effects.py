@@ -11,11 +11,8 @@ out after we gave up on it (Slack applies a slow call late, after the retry even
 retries would then open a second channel or post a second card, so every effect that is
 not idempotent on the platform reconciles first:
 
-- A channel's names are fixed by the incident: the planned name, then its alternatives
-  in a fixed order. Finding a name taken, an attempt asks which of those names are
-  channels the bot opened itself, and adopts the one opened for this incident (created by
-  the bot, after the declaration, no other incident's) instead of opening another. A late
-  create of a name that is ours already is refused by the platform: no orphan.
+- A channel is opened under names fixed by the incident, adopting one an earlier attempt
+  opened (bot/delivery/channels.py).
 - A post carries a marker. A retry first looks for the copy an earlier attempt delivered
   and adopts it. An attempt whose outcome is unknown also owes a recheck (a delivery of
   its own, due when a late copy would have landed) that deletes every copy but the one
@@ -39,11 +36,13 @@ from sqlmodel import SQLModel, col
 from bot.alerts.messages import on_card, silenced_line
 from bot.alerts.silences import can_silence
 from bot.alerts.store import IncidentAlerts, incident_alerts
-from bot.chat.port import ChatPlatform, Message, OpenedChannel, OutcomeUnknown, OwnChannel
+from bot.chat.port import ChatPlatform, Message, OutcomeUnknown
 from bot.clock import Clock, utc_now
+from bot.delivery.channels import ChannelOpener
 from bot.delivery.outbox import DeliveryKind, Effect, Landed, enqueue
 from bot.delivery.pacing import ChannelPacer
-from bot.errors import ChannelNameTaken, DeliveryError
+from bot.delivery.writes import saving
+from bot.errors import DeliveryError
 from bot.incidents.cards import all_clear, announcement, channel_ready, incident_card
 from bot.incidents.members import roles_of
 from bot.incidents.timeline import entries_of
@@ -55,23 +54,17 @@ from bot.storage.models import (
     Incident,
     IncidentRole,
     TimelineEntry,
-    TimelineKind,
 )
 from bot.text.templates import Renderer
 
 log = logging.getLogger(__name__)
 
-# Names tried within one delivery before giving up for this attempt.
-NAME_TRIES = 12
 # When a late copy of a call with an unknown outcome would have landed: twice as long as
 # the call went unanswered (a call Slack sat on for 15 s may take about as long again),
 # within these bounds.
 SETTLE_FACTOR = 2
 SETTLE_MIN = timedelta(seconds=5)
 SETTLE_MAX = timedelta(minutes=2)
-# A channel created this long before its incident was declared cannot be the incident's
-# (a number used again after the database was reset), whatever the clocks say.
-CLOCK_SKEW = timedelta(minutes=5)
 # Which copy a sweep keeps: the one the incident recorded, or (messages it does not
 # record) the first one posted.
 KEEP_CARD, KEEP_ANNOUNCEMENT, KEEP_FIRST = "card", "announcement", "first"
@@ -84,20 +77,6 @@ _DELIVERY = SQLModel.metadata.tables["delivery"]
 def settle_time(unanswered: timedelta) -> timedelta:
     """How long after an unknown outcome a late copy may still land."""
     return min(max(unanswered * SETTLE_FACTOR, SETTLE_MIN), SETTLE_MAX)
-
-
-def saving(incident_id: int, **values: object) -> Landed:
-    """The incident's new values, written when its delivery is recorded done (a Core
-    UPDATE: the ORM's would cost several times as much, on the way to the card)."""
-
-    def write(session: Session) -> None:
-        session.connection().execute(
-            _INCIDENT.update()
-            .where(_INCIDENT.c.id == incident_id)
-            .values(version=_INCIDENT.c.version + 1, **values)
-        )
-
-    return write
 
 
 def owe_recheck(
@@ -148,6 +127,7 @@ class ChatEffects:
     ) -> None:
         self._clock = clock
         self._pacer = pacer or ChannelPacer()
+        self._channels = ChannelOpener(db=db, chat=chat, policy=policy)
         self._db = db
         self._chat = chat
         self._policy = policy
@@ -155,7 +135,7 @@ class ChatEffects:
 
     def registry(self) -> Mapping[str, Effect]:
         return {
-            DeliveryKind.OPEN_CHANNEL.value: self.open_channel,
+            DeliveryKind.OPEN_CHANNEL.value: self._channels.open_channel,
             DeliveryKind.INVITE.value: self.invite,
             DeliveryKind.POST_CARD.value: self.post_card,
             DeliveryKind.PIN_CARD.value: self.pin_card,
@@ -218,97 +198,6 @@ class ChatEffects:
         if incident.channel_id is None:
             raise DeliveryError("channel_not_open_yet")
         return incident.channel_id
-
-    # the channel ------------------------------------------------------------------------
-
-    async def open_channel(self, delivery: Delivery) -> Landed | None:
-        incident = await self._incident(delivery.incident_id)
-        if incident.channel_id is not None:
-            return None
-        planned = await self._planned_name(incident)
-        # Every attempt walks the same names in the same order, so it meets whatever an
-        # earlier attempt (or a crashed process) may have created.
-        names = [planned] + [
-            self._chat.alternative_channel_name(planned, attempt)
-            for attempt in range(1, NAME_TRIES)
-        ]
-        own: dict[str, OwnChannel] | None = None
-        for name in names:
-            if own is not None and name in own:
-                if await self._is_ours(incident, own[name]):
-                    return self._adopting(incident, own[name])
-                continue  # the bot's, but another incident's
-            try:
-                opened = await self._create(name, private=incident.private)
-            except ChannelNameTaken:
-                # Maybe by this incident's own earlier attempt, whose answer was lost: look
-                # again at every time a name is taken, as that attempt may land meanwhile.
-                own = await self._chat.own_channels(names=names)
-                if name in own and await self._is_ours(incident, own[name]):
-                    return self._adopting(incident, own[name])
-                log.info("channel name %s is taken; trying another", name)
-                continue
-            return saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
-        raise DeliveryError("no_free_channel_name", detail=planned)
-
-    async def _create(self, name: str, *, private: bool) -> OpenedChannel:
-        """Create `name`; once more at once after an unknown outcome that was no timeout
-        (what slack_sdk's own retry used to do blindly). Asking for the same name again is
-        safe: if the first call created it, this one is told the name is taken, and the
-        caller adopts the channel."""
-        try:
-            return await self._chat.open_channel(name=name, private=private)
-        except OutcomeUnknown as error:
-            if error.timed_out:
-                raise
-            log.info("no clear answer opening %s (%s): asking again", name, error)
-            return await self._chat.open_channel(name=name, private=private)
-
-    async def _planned_name(self, incident: Incident) -> str:
-        severity = incident.severity
-        if "{severity}" in self._policy.channel_name:
-            # The name an earlier attempt used, even if the severity has changed since.
-            severity = await self._declared_severity(incident) or severity
-        return self._chat.channel_name(
-            template=self._policy.channel_name,
-            number=incident.number,
-            title=incident.title,
-            severity=severity,
-        )
-
-    async def _declared_severity(self, incident: Incident) -> str | None:
-        def read(session: Session) -> str | None:
-            entry = session.scalars(
-                select(TimelineEntry).where(
-                    col(TimelineEntry.incident_id) == incident.id,
-                    col(TimelineEntry.kind) == TimelineKind.DECLARED,
-                )
-            ).first()
-            return str(entry.data.get("severity")) if entry and entry.data.get("severity") else None
-
-        return await self._db.transaction(read)
-
-    async def _is_ours(self, incident: Incident, channel: OwnChannel) -> bool:
-        """Whether a channel the bot opened was opened for this incident."""
-        if channel.created_at is not None and channel.created_at < incident.started_at - CLOCK_SKEW:
-            return False
-
-        def taken(session: Session) -> bool:
-            other = session.scalar(
-                select(col(Incident.id)).where(
-                    col(Incident.channel_id) == channel.id, col(Incident.id) != incident.id
-                )
-            )
-            return other is not None
-
-        return not await self._db.transaction(taken)
-
-    def _adopting(self, incident: Incident, channel: OwnChannel) -> Landed:
-        log.warning(
-            "adopting #%s (%s) for incident %s: an earlier attempt opened it, its answer lost",
-            channel.name, channel.id, incident.number,
-        )  # fmt: skip
-        return saving(incident.id or 0, channel_id=channel.id, channel_name=channel.name)
 
     # people -----------------------------------------------------------------------------
 
