@@ -77,6 +77,13 @@ class OutcomeUnknown(DeliveryError):
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class NotNow(DeliveryError):
+    """Not tried: the effect made no call, as its turn is later (a busy channel). It is
+    handed back to come again after `retry_after`, and does not count as an attempt, so
+    the next one knows that no earlier call can have taken effect."""
+
+
 class ChannelNameTaken(DeliveryError):
     """The channel name exists already (archived channels keep their names)."""
 

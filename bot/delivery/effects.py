@@ -348,7 +348,7 @@ class ChatEffects:
             found = await self._find_marked(channel_id, message.marker)
             if found is not None:
                 return found
-        await self._pacer.wait_turn(channel_id)
+        done = await self._pacer.take_turn(channel_id, key=f"delivery:{delivery.id}")
         started = self._clock()
         try:
             return await self._chat.post(channel_id=channel_id, message=message)
@@ -362,6 +362,8 @@ class ChatEffects:
                 }
                 await self._recheck_later(delivery.incident_id, sweep, started)
             raise
+        finally:
+            done()
 
     async def edit(
         self, incident: Incident, channel_id: str, ref: str, message: Message, what: str

@@ -39,7 +39,7 @@ from bot.clock import Clock
 from bot.delivery import leases
 from bot.delivery.foreground import Foreground
 from bot.delivery.leases import CHAT_LANE, DIGEST_LANE, PAGER_LANE, TRIAGE_LANE
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, NotNow
 from bot.incidents.timeline import record
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DeliveryState, TimelineKind
@@ -71,6 +71,7 @@ class _Outcome:
     landed: Landed | None = None
     error: str | None = None
     delay: timedelta = timedelta(0)
+    counted: bool = True  # False: no call was made (NotNow), so no attempt either
 
 
 @dataclass
@@ -280,6 +281,10 @@ class DeliveryWorker:
             if effect is None:
                 raise DeliveryError("unknown_delivery_kind", detail=delivery.kind)
             landed = await effect(delivery)
+        except NotNow as error:
+            log.debug("delivery %s (%s) handed back: %s", delivery.id, delivery.kind, error)
+            delay = timedelta(seconds=error.retry_after or 1)
+            return _Outcome(DeliveryState.PENDING, error=str(error), delay=delay, counted=False)
         except DeliveryError as error:
             if not error.retryable:
                 log.error(
@@ -354,12 +359,14 @@ class DeliveryWorker:
         self, delivery: Delivery, outcome: _Outcome, behind: list[Delivery], session: Session
     ) -> None:
         """Give the lane back: its head due again after the delay, the rest behind it."""
+        uncounted = {} if outcome.counted else {"attempts": max(delivery.attempts - 1, 0)}
         leases.settle(
             session,
             delivery,
             owner=self.owner,
             next_attempt_at=self._clock() + outcome.delay,
             last_error=(outcome.error or "")[:2000],
+            **uncounted,
         )
         leases.give_back(session, [d.id or 0 for d in behind], owner=self.owner)
 

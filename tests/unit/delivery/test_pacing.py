@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.delivery.pacing import ChannelPacer
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, NotNow
 
 
 class FakeTime:
@@ -48,3 +48,30 @@ async def test_no_interval_never_waits() -> None:
     for _ in range(5):
         await pacer.wait_turn("C1")
     assert time.slept == []
+
+
+async def test_a_delivery_handed_back_keeps_its_turn() -> None:
+    time = FakeTime()
+    pacer = ChannelPacer(interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    for n in range(3):
+        (await pacer.take_turn("C1", key=f"d{n}"))()
+    with pytest.raises(NotNow):
+        await pacer.take_turn("C1", key="late")
+    with pytest.raises(NotNow):  # a newcomer queues behind the one handed back
+        await pacer.take_turn("C1", key="other")
+    time.now += 1.5
+    time.slept.clear()
+    (await pacer.take_turn("C1", key="late"))()
+    assert time.slept == [1.5]  # its reserved turn: 103, from 101.5
+
+
+async def test_posts_to_one_channel_go_out_one_at_a_time() -> None:
+    """The next post starts a second after the previous one was answered: a slow call
+    cannot arrive just before the next one."""
+    time = FakeTime()
+    pacer = ChannelPacer(interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    done = await pacer.take_turn("C1")
+    time.now += 0.8  # the call took 0.8 s
+    done()
+    (await pacer.take_turn("C1"))()
+    assert time.slept == [pytest.approx(1.0)]
