@@ -1,15 +1,21 @@
 """What the benchmarks share: free ports, the fake Slack in a process of its own,
-`warroom serve` started and waited for, percentiles. Plain scripts need no pytest
-fixtures, so nothing here imports the test suite's conftest files."""
+`warroom serve` started and waited for, a scratch database, percentiles. Plain scripts
+need no pytest fixtures, so nothing here imports the test suite's conftest files."""
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,8 +29,40 @@ with FakeSlack(Path(sys.argv[1]), validate=False) as fake:
     sys.stdin.read()  # serve until the benchmark closes our stdin
     channels = sum(1 for c in fake.channels.values() if c.name.startswith("inc-"))
     pinned = sum(1 for c in fake.channels.values() if c.name.startswith("inc-") and c.pins)
-    print(json.dumps({"channels": channels, "pinned": pinned, "violations": fake.violations}))
+    summary = {"channels": channels, "pinned": pinned, "violations": fake.violations}
+    if "--calls" in sys.argv:
+        summary["calls"] = [
+            [c.method, str(c.args.get("channel", "")), c.received_at, c.status,
+             bool(c.response.get("ok")), str(c.response.get("error", ""))]
+            for c in fake.calls
+        ]
+    print(json.dumps(summary))
 """
+
+
+@dataclass(frozen=True)
+class SlackCallRecord:
+    """One Web API call the fake Slack answered, as `FakeSlackProcess(calls=True)` lists it."""
+
+    method: str
+    channel: str  # the `channel` argument, "" if none
+    received_at: float  # time.monotonic() in the fake's process: CLOCK_MONOTONIC on Linux
+    status: int  # HTTP status; 0 if never answered
+    ok: bool
+    error: str
+
+    @classmethod
+    def parse(cls, row: list[Any]) -> SlackCallRecord:
+        method, channel, at, status, ok, error = row
+        return cls(str(method), str(channel), float(at), int(status), bool(ok), str(error))
+
+    @classmethod
+    def taken_from(cls, summary: dict[str, object]) -> list[SlackCallRecord]:
+        """The calls of a `finish()` summary, removed from it (they are long)."""
+        rows = summary.pop("calls", None)
+        if not isinstance(rows, list):
+            raise ValueError("the fake Slack listed no calls: start it with calls=True")
+        return [cls.parse(row) for row in rows]
 
 
 def free_port() -> int:
@@ -36,11 +74,13 @@ def free_port() -> int:
 class FakeSlackProcess:
     """The fake Slack in a process of its own, so it takes no CPU from the measured one."""
 
-    def __init__(self, specs: Path, env: dict[str, str]) -> None:
+    def __init__(self, specs: Path, env: dict[str, str], *, calls: bool = False) -> None:
+        """`calls`: what `finish()` returns also lists every Web API call under "calls",
+        one row each for `SlackCallRecord.parse`."""
         if not specs.is_dir():
             raise SystemExit(f"the fake Slack needs the Slack specs at {specs} (see --specs)")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", FAKE_SLACK_PROCESS, str(specs)],
+            [sys.executable, "-c", FAKE_SLACK_PROCESS, str(specs), *(["--calls"] if calls else [])],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -79,3 +119,41 @@ def start_server(
 def percentile(ordered: list[float], q: float) -> float:
     """The nearest-rank percentile `q` (0-100) of an already sorted, non-empty list."""
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The load generator's own garbage collection pauses are not the server's latency:
+    collect before a phase and not during it."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@contextmanager
+def scratch_database(server_url: str | None, workdir: Path) -> Iterator[str]:
+    """SQLite in `workdir`, or a migrated scratch database on the Postgres server given
+    (its own database is used only to create and afterwards drop the scratch one)."""
+    if server_url is None:
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bot.storage.database import upgrade_database
+
+    name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -36,10 +36,11 @@ from bot.alerts.routing import route_alert_group
 from bot.alerts.state import AlertChange, ChangeKind, changes
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, claiming, enqueue
-from bot.incidents.access import card_refresh_waiting
+from bot.incidents.access import refreshes_waiting
 from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle, reopening, resolving
 from bot.incidents.status import Status, incident_key
+from bot.incidents.timeline import record_entries
 from bot.policy.alerts import AlertRoute
 from bot.policy.schema import Policy
 from bot.storage.database import Database
@@ -48,6 +49,7 @@ from bot.text.markdown import alert_actor
 
 log = logging.getLogger(__name__)
 
+_NUMBER_OF = select(col(Incident.number)).where(col(Incident.id) == bindparam("incident_id"))
 # Tries of a delivery whose group a concurrent delivery created first.
 CREATE_RACE_TRIES = 3
 ALL_RESOLVED = "All alerts resolved"
@@ -138,11 +140,11 @@ class AlertIntake:
         found = changes(known, batch.alerts)
         truncated_moved = group.truncated != batch.truncated
         if not found and not truncated_moved and not created:
-            return self._receipt(session, group, [], changed=False)
+            return self._receipt(session, group, [], None, changed=False)
         store.write_changes(session, group.id, found, now=now)
         group.truncated, group.last_seen_at = batch.truncated, now
         was_firing = group.status == AlertStatus.FIRING.value
-        fires = store.group_fires(session, group.id)
+        fires = store.statuses_after(known, found)
         group.status = (AlertStatus.FIRING if fires else AlertStatus.RESOLVED).value
         told = [change for change in found if change.tells]
         route = self._route(group.route_index)
@@ -156,9 +158,9 @@ class AlertIntake:
             elif group.action == "notify":
                 self._triage(session, group, refired=not was_firing, now=now)
         if incident is not None:
-            self._attach(session, group, incident, told, route, opened=opened, now=now)
-        session.flush()
-        return self._receipt(session, group, found)
+            self._attach(session, group, incident, told, route, fires=fires, opened=opened, now=now)
+        store.save_group(session, group)
+        return self._receipt(session, group, found, incident)
 
     def _new_group(
         self, session: Session, batch: AlertBatch, key_hash: str, now: datetime
@@ -170,7 +172,8 @@ class AlertIntake:
             source_title=batch.title,
             announce_channel=self._announce_channel,
         )
-        group = AlertGroup(
+        group = store.insert_group(
+            session,
             source=batch.source.value,
             key_hash=key_hash,
             group_key=batch.group_key[:4000],
@@ -187,8 +190,6 @@ class AlertIntake:
             last_seen_at=now,
             triage_channel=decision.channel if decision.action == "notify" else None,
         )
-        session.add(group)
-        session.flush()  # a concurrent first delivery of the group fails here: retried
         log.info(
             "alert group %s from %s routed to %s (route %s): %s",
             group.id, batch.source.value, decision.action, decision.route_index, decision.title,
@@ -206,17 +207,22 @@ class AlertIntake:
         return session.get(Incident, group.incident_id, with_for_update=True)
 
     def _receipt(
-        self, session: Session, group: AlertGroup, found: list[AlertChange], *, changed: bool = True
+        self,
+        session: Session,
+        group: AlertGroup,
+        found: list[AlertChange],
+        incident: Incident | None,
+        *,
+        changed: bool = True,
     ) -> Receipt:
-        number = None
-        if group.incident_id is not None:
-            incident = session.get(Incident, group.incident_id)
-            number = incident_key(incident.number) if incident is not None else None
+        number = incident.number if incident is not None else None
+        if number is None and group.incident_id is not None:
+            number = session.connection().scalar(_NUMBER_OF, {"incident_id": group.incident_id})
         kinds = [change.kind for change in found]
         return Receipt(
             group_id=group.id or 0,
             action=group.action,
-            incident=number,
+            incident=incident_key(number) if number is not None else None,
             new=sum(1 for change in found if change.is_new),
             resolved=kinds.count(ChangeKind.RESOLVED),
             firing_again=kinds.count(ChangeKind.FIRING_AGAIN),
@@ -305,27 +311,33 @@ class AlertIntake:
         told: list[AlertChange],
         route: AlertRoute,
         *,
+        fires: bool,
         opened: bool,
         now: datetime,
     ) -> None:
         """The alert changes on the incident's timeline; the digest and card owed."""
         assert incident.id is not None
         actor = alert_actor(group.source)
-        for change in told:
-            alert = change.alert
-            store.record_alert(
-                session,
-                incident_id=incident.id,
-                group=group,
-                kind=str(change.kind),
-                fingerprint=alert.fingerprint,
-                labels=alert.labels,
-                annotations=alert.annotations,
-                link=alert.links[0].url if alert.links else None,
-                opened=opened,
-                now=now,
-            )
-        all_resolved = not store.any_firing(session, incident_id=incident.id)
+        record_entries(
+            session,
+            [
+                store.alert_entry(
+                    incident_id=incident.id,
+                    group=group,
+                    kind=str(change.kind),
+                    fingerprint=change.alert.fingerprint,
+                    labels=change.alert.labels,
+                    annotations=change.alert.annotations,
+                    link=change.alert.links[0].url if change.alert.links else None,
+                    opened=opened,
+                    now=now,
+                )
+                for change in told
+            ],
+        )
+        all_resolved = not fires and not store.others_firing(
+            session, incident_id=incident.id, group_id=group.id or 0
+        )
         newly_resolved = all_resolved and incident.alerts_resolved_at is None
         incident.alerts_resolved_at = (incident.alerts_resolved_at or now) if all_resolved else None
         if newly_resolved and route.auto_resolve and incident.status.is_open:
@@ -334,20 +346,21 @@ class AlertIntake:
             return
         if opened or not told:
             return  # the card being posted shows them; nothing to tell
-        owed: list[tuple[DeliveryKind, dict[str, object]]] = []
-        if not card_refresh_waiting(session, incident.id):
-            owed.append((DeliveryKind.UPDATE_CARD, {}))
-        if owed:
-            enqueue(session, incident_id=incident.id, owed=owed, now=now)
-        if not card_refresh_waiting(session, incident.id, DeliveryKind.POST_ALERT_DIGEST):
+        waiting = refreshes_waiting(
+            session, incident.id, (DeliveryKind.UPDATE_CARD, DeliveryKind.POST_ALERT_DIGEST)
+        )
+        if DeliveryKind.UPDATE_CARD not in waiting:
+            enqueue(
+                session, incident_id=incident.id, owed=[(DeliveryKind.UPDATE_CARD, {})], now=now
+            )
+        if DeliveryKind.POST_ALERT_DIGEST not in waiting:
             # Gathered for a few seconds: a burst of alerts is one message, not fifty.
-            due = now + self._policy.alerts.coalesce
             enqueue(
                 session,
                 incident_id=incident.id,
                 owed=[(DeliveryKind.POST_ALERT_DIGEST, {})],
                 now=now,
-                due=due,
+                due=now + self._policy.alerts.coalesce,
             )
         incident.version += 1
 

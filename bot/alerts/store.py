@@ -11,44 +11,109 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import SQLModel, col
 
 from bot.alerts.model import AlertIn, AlertSource, AlertStatus
 from bot.alerts.state import AlertChange, Known
-from bot.incidents.timeline import record
-from bot.storage.models import Alert, AlertGroup, IncidentCounter, TimelineKind
+from bot.storage.models import AlertGroup, IncidentCounter, TimelineKind, UTCDateTime
 from bot.text.markdown import alert_actor
 
 ALERT = SQLModel.metadata.tables["alert"]
+ALERT_GROUP = SQLModel.metadata.tables["alert_group"]
+_G, _A = ALERT_GROUP.c, ALERT.c
 _INSERT_ALERTS = ALERT.insert()
+_FIND_GROUP = (
+    select(*_G)
+    .where(_G.source == bindparam("source"), _G.key_hash == bindparam("key_hash"))
+    .with_for_update()
+)
+_INSERT_GROUP = ALERT_GROUP.insert().returning(_G.id)
+# What a delivery may change about its group, written back in one statement.
+_GROUP_STATE = (
+    "status", "truncated", "last_seen_at", "incident_id", "declared_at", "triage_state",
+    "triaged_by", "triage_ref",
+)  # fmt: skip
+_SAVE_GROUP = (
+    ALERT_GROUP.update()
+    .where(_G.id == bindparam("the_group"))
+    .values({name: bindparam(f"new_{name}") for name in _GROUP_STATE})
+)
+_KNOWN = select(_A.fingerprint, _A.status, _A.starts_at, _A.ends_at, _A.annotations).where(
+    _A.group_id == bindparam("group_id")
+)
+_UPDATE_ALERT = (
+    ALERT.update()
+    .where(_A.group_id == bindparam("the_group"), _A.fingerprint == bindparam("the_fingerprint"))
+    .values(
+        status=bindparam("new_status"),
+        labels=bindparam("new_labels"),
+        annotations=bindparam("new_annotations"),
+        links=bindparam("new_links"),
+        starts_at=bindparam("new_starts_at", type_=UTCDateTime()),
+        ends_at=bindparam("new_ends_at", type_=UTCDateTime()),
+        changed_at=bindparam("new_changed_at", type_=UTCDateTime()),
+    )
+)
+_OTHERS_FIRING = select(
+    exists().where(
+        _A.status == AlertStatus.FIRING.value,
+        _A.group_id.in_(
+            select(_G.id).where(
+                _G.incident_id == bindparam("incident_id"), _G.id != bindparam("group_id")
+            )
+        ),
+    )
+)
+_NEW_GROUP = manager_of_class(AlertGroup).new_instance
 
 
 def group_key_hash(source: AlertSource, group_key: str) -> str:
     return hashlib.sha256(f"{source.value}\n{group_key}".encode()).hexdigest()
 
 
+def _detached(values: Mapping[str, object]) -> AlertGroup:
+    """A group from its row, not tracked by the session: written back by `save_group`
+    in one statement (the ORM's load and flush cost more than the whole delivery)."""
+    configure_mappers()
+    group = _NEW_GROUP()
+    group.__dict__.update(values)
+    return group
+
+
 def find_group(session: Session, source: AlertSource, key_hash: str) -> AlertGroup | None:
     """The group, locked for this transaction (deliveries of one group take turns)."""
-    return session.scalars(
-        select(AlertGroup)
-        .where(col(AlertGroup.source) == source.value, col(AlertGroup.key_hash) == key_hash)
-        .with_for_update()
-    ).first()
+    row = (
+        session.connection()
+        .execute(_FIND_GROUP, {"source": source.value, "key_hash": key_hash})
+        .first()
+    )
+    return None if row is None else _detached(row._asdict())
+
+
+def insert_group(session: Session, **values: object) -> AlertGroup:
+    """A new group; a concurrent first delivery of the same group fails here (unique key)."""
+    values = {
+        "incident_id": None, "declared_at": None, "triage_state": None, "triaged_by": None,
+        "triage_ref": None, **values,
+    }  # fmt: skip
+    group_id = session.connection().execute(_INSERT_GROUP, values).scalar_one()
+    return _detached({**values, "id": group_id})
+
+
+def save_group(session: Session, group: AlertGroup) -> None:
+    session.connection().execute(
+        _SAVE_GROUP,
+        {"the_group": group.id, **{f"new_{name}": getattr(group, name) for name in _GROUP_STATE}},
+    )
 
 
 def known_alerts(session: Session, group_id: int) -> dict[str, Known]:
-    rows = session.connection().execute(
-        select(
-            ALERT.c.fingerprint,
-            ALERT.c.status,
-            ALERT.c.starts_at,
-            ALERT.c.ends_at,
-            ALERT.c.annotations,
-        ).where(ALERT.c.group_id == group_id)
-    )
+    rows = session.connection().execute(_KNOWN, {"group_id": group_id})
     return {
         row.fingerprint: Known(AlertStatus(row.status), row.starts_at, row.ends_at, row.annotations)
         for row in rows
@@ -58,27 +123,34 @@ def known_alerts(session: Session, group_id: int) -> dict[str, Known]:
 def write_changes(
     session: Session, group_id: int, found: Sequence[AlertChange], *, now: datetime
 ) -> None:
-    """Insert the new alerts in one statement, update the changed ones."""
+    """Insert the new alerts and update the changed ones, one statement each way."""
     new = [_row(group_id, change.alert, now) for change in found if change.is_new]
     if new:
         session.connection().execute(_INSERT_ALERTS, new)
-    for change in found:
-        if change.is_new:
-            continue
-        alert = change.alert
-        session.connection().execute(
-            ALERT.update()
-            .where(ALERT.c.group_id == group_id, ALERT.c.fingerprint == alert.fingerprint)
-            .values(
-                status=alert.status.value,
-                labels=alert.labels,
-                annotations=alert.annotations,
-                links=_links(alert),
-                starts_at=alert.starts_at,
-                ends_at=alert.ends_at,
-                changed_at=now,
-            )
-        )
+    changed = [
+        {
+            "the_group": group_id,
+            "the_fingerprint": change.alert.fingerprint,
+            "new_status": change.alert.status.value,
+            "new_labels": change.alert.labels,
+            "new_annotations": change.alert.annotations,
+            "new_links": _links(change.alert),
+            "new_starts_at": change.alert.starts_at,
+            "new_ends_at": change.alert.ends_at,
+            "new_changed_at": now,
+        }
+        for change in found
+        if not change.is_new
+    ]
+    if changed:
+        session.connection().execute(_UPDATE_ALERT, changed)
+
+
+def statuses_after(known: Mapping[str, Known], found: Sequence[AlertChange]) -> bool:
+    """Whether any alert of the group fires once `found` is applied to `known`."""
+    status = {fingerprint: alert.status for fingerprint, alert in known.items()}
+    status.update((change.alert.fingerprint, change.alert.status) for change in found)
+    return AlertStatus.FIRING in status.values()
 
 
 def _links(alert: AlertIn) -> list[list[str]]:
@@ -99,27 +171,12 @@ def _row(group_id: int, alert: AlertIn, now: datetime) -> dict[str, object]:
     }
 
 
-def any_firing(session: Session, *, incident_id: int) -> bool:
-    """Whether any alert of any group attached to the incident still fires."""
-    firing = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .join(AlertGroup, col(AlertGroup.id) == col(Alert.group_id))
-        .where(
-            col(AlertGroup.incident_id) == incident_id,
-            col(Alert.status) == AlertStatus.FIRING.value,
-        )
+def others_firing(session: Session, *, incident_id: int, group_id: int) -> bool:
+    """Whether an alert of another group of the incident still fires (a storm incident)."""
+    found = session.connection().scalar(
+        _OTHERS_FIRING, {"incident_id": incident_id, "group_id": group_id}
     )
-    return bool(firing)
-
-
-def group_fires(session: Session, group_id: int) -> bool:
-    firing = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .where(col(Alert.group_id) == group_id, col(Alert.status) == AlertStatus.FIRING.value)
-    )
-    return bool(firing)
+    return bool(found)
 
 
 def lock_route(session: Session, route_index: int) -> None:
@@ -215,8 +272,7 @@ def _alerts_of(session: Session, groups: list[AlertGroup]) -> IncidentAlerts:
     )
 
 
-def record_alert(
-    session: Session,
+def alert_entry(
     *,
     incident_id: int,
     group: AlertGroup,
@@ -227,9 +283,9 @@ def record_alert(
     link: str | None,
     opened: bool,
     now: datetime,
-) -> None:
-    """One alert change as a timeline entry of its incident. `opened`: part of how the
-    incident was opened (its card shows it; no digest repeats it)."""
+) -> dict[str, Any]:
+    """One alert change as a timeline entry of its incident, for `record_entries`.
+    `opened`: part of how the incident was opened (its card shows it; no digest repeats it)."""
     # What tells this alert apart from its group's others (the instance, usually).
     distinct = {
         name: value for name, value in sorted(labels.items()) if group.labels.get(name) != value
@@ -246,12 +302,12 @@ def record_alert(
     if opened:
         data["opened"] = True
     summary = annotations.get("summary") or annotations.get("description") or ""
-    record(
-        session,
-        incident_id=incident_id,
-        kind=TimelineKind.ALERT,
-        at=now,
-        actor=alert_actor(group.source),
-        text=summary[:300],
-        data=data,
-    )
+    return {
+        "incident_id": incident_id,
+        "kind": TimelineKind.ALERT,
+        "at": now,
+        "actor": alert_actor(group.source),
+        "text": summary[:300],
+        "data": data,
+        "source": None,
+    }

@@ -16,6 +16,7 @@ from bot.delivery.outbox import DeliveryKind, claiming, enqueue
 from bot.errors import UserError
 from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.status import incident_key
+from bot.incidents.timeline import record_entries
 from bot.storage.database import Database
 from bot.storage.models import Alert, AlertGroup, Delivery, Incident
 from bot.text.markdown import escape_markdown, user_ref
@@ -105,19 +106,23 @@ def _copy_alerts(session: Session, group: AlertGroup, incident: Incident, *, now
         .where(col(Alert.group_id) == group.id, col(Alert.status) == "firing")
         .order_by(col(Alert.id))
     )
-    for alert in firing:
-        store.record_alert(
-            session,
-            incident_id=incident.id,
-            group=group,
-            kind="firing",
-            fingerprint=alert.fingerprint,
-            labels=alert.labels,
-            annotations=alert.annotations,
-            link=alert.links[0][1] if alert.links else None,
-            opened=True,
-            now=now,
-        )
+    record_entries(
+        session,
+        [
+            store.alert_entry(
+                incident_id=incident.id,
+                group=group,
+                kind="firing",
+                fingerprint=alert.fingerprint,
+                labels=alert.labels,
+                annotations=alert.annotations,
+                link=alert.links[0][1] if alert.links else None,
+                opened=True,
+                now=now,
+            )
+            for alert in firing
+        ],
+    )
 
 
 def _owe_card_edit(session: Session, group: AlertGroup, *, now: datetime) -> None:

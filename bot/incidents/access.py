@@ -3,19 +3,19 @@ takes: a legal status move, a timeline entry, one pending card refresh."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.delivery.outbox import DeliveryKind
 from bot.errors import IncidentNotFound, NotAnIncidentChannel, UserError
 from bot.incidents.status import IllegalTransition, Status, incident_key, transition
 from bot.incidents.timeline import record
-from bot.storage.models import Delivery, DeliveryState, Incident, TimelineKind
+from bot.storage.models import DeliveryState, Incident, TimelineKind
 
 # Incident numbers are 32-bit in every database we run on.
 MAX_INCIDENT_NUMBER = 2**31 - 1
@@ -79,27 +79,38 @@ def not_found(ref: IncidentRef) -> IncidentNotFound:
     )
 
 
+_D = SQLModel.metadata.tables["delivery"].c
+# Refreshes owed and not started yet, locked (SKIP LOCKED) so that no worker starts one
+# before the caller's commit; one a worker holds already is skipped.
+_WAITING = (
+    select(_D.kind)
+    .where(
+        _D.incident_id == bindparam("incident_id"),
+        _D.kind.in_(bindparam("kinds", expanding=True)),
+        _D.state == DeliveryState.PENDING,
+        _D.lease_owner.is_(None),
+    )
+    .with_for_update(skip_locked=True)
+)
+
+
+def refreshes_waiting(
+    session: Session, incident_id: int, kinds: Sequence[DeliveryKind]
+) -> set[DeliveryKind]:
+    """Of `kinds`, those owed to the incident and not started yet: each will render this
+    change too, so none needs owing again. One statement for all of them."""
+    found = session.connection().scalars(
+        _WAITING, {"incident_id": incident_id, "kinds": [kind.value for kind in kinds]}
+    )
+    return {DeliveryKind(kind) for kind in found}
+
+
 def card_refresh_waiting(
     session: Session, incident_id: int, kind: DeliveryKind = DeliveryKind.UPDATE_CARD
 ) -> bool:
     """A refresh of the card (or of another message rendered from stored state, such as
-    the announcement: `kind`) that has not started yet will render this change too.
-
-    The row is locked (SKIP LOCKED) so a worker cannot start it before this commit; one
-    a worker already holds is skipped, and a fresh refresh is queued instead.
-    """
-    waiting = session.scalar(
-        select(col(Delivery.id))
-        .where(
-            col(Delivery.incident_id) == incident_id,
-            col(Delivery.kind) == kind.value,
-            col(Delivery.state) == DeliveryState.PENDING,
-            col(Delivery.lease_owner).is_(None),
-        )
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return waiting is not None
+    the announcement: `kind`) that has not started yet will render this change too."""
+    return kind in refreshes_waiting(session, incident_id, (kind,))
 
 
 def move(incident: Incident, target: Status) -> Status:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +49,13 @@ def record(
             "source": source,
         },
     )
+
+
+def record_entries(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Several entries in one statement (an alert burst), each with every column `record`
+    writes."""
+    if entries:
+        session.connection().execute(_INSERT_ENTRY, list(entries))
 
 
 def entries_of(session: Session, incident_id: int) -> list[TimelineEntry]:
