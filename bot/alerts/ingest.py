@@ -19,6 +19,7 @@ the same state sent twice changes nothing and posts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ from bot.text.markdown import alert_actor
 log = logging.getLogger(__name__)
 
 _NUMBER_OF = select(col(Incident.number)).where(col(Incident.id) == bindparam("incident_id"))
+# Deliveries stored in one transaction at most: a storm's bodies wait for one another
+# no longer than this many take.
+TOGETHER = 16
 # Tries of a delivery whose group a concurrent delivery created first.
 CREATE_RACE_TRIES = 3
 ALL_RESOLVED = "All alerts resolved"
@@ -99,33 +103,102 @@ class AlertIntake:
         self._lifecycle = lifecycle
         self._announce_channel = announce_channel or policy.announce_channel
         self._on_commit = on_commit
+        # Deliveries waiting for the next transaction, and the task storing them.
+        self._arrived: list[tuple[AlertBatch, asyncio.Future[Receipt]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     async def receive(self, batch: AlertBatch) -> Receipt:
-        """Store and act on one delivery; returns once it is committed."""
+        """Store and act on one delivery; returns once it is committed.
+
+        Deliveries that arrive while a transaction is running are stored together in the
+        next one, each in a savepoint of its own: in a storm the cost of a transaction
+        (and of handing it to the database thread) is paid once for many bodies, and
+        every one of them is still committed before its answer."""
+        waiting: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._arrived.append((batch, waiting))
+        if self._storing is None:
+            self._storing = asyncio.create_task(self._store_arrived())
+        return await waiting
+
+    async def _store_arrived(self) -> None:
+        try:
+            while self._arrived:
+                taken = self._arrived[:TOGETHER]
+                del self._arrived[:TOGETHER]
+                await self._store_together(taken)
+        finally:
+            self._storing = None
+
+    async def _store_together(
+        self, taken: list[tuple[AlertBatch, asyncio.Future[Receipt]]]
+    ) -> None:
+        now = self._clock()
+        try:
+            outcomes, claimed = await self._db.transaction(
+                partial(self._store_each, [batch for batch, _ in taken], now), urgent=True
+            )
+        except Exception as error:
+            if len(taken) == 1:
+                _settle(taken[0][1], error=error)
+                return
+            # The transaction itself failed (the database went away at the commit):
+            # each on its own, so one bad body cannot refuse the others.
+            for one in taken:
+                await self._store_together([one])
+            return
+        self._service.after_commit(claimed)
+        self._on_commit()
+        retry = []
+        for (batch, waiting), outcome in zip(taken, outcomes, strict=True):
+            if isinstance(outcome, IntegrityError):
+                retry.append((batch, waiting))
+            elif isinstance(outcome, BaseException):
+                _settle(waiting, error=outcome)
+            else:
+                _settle(waiting, receipt=outcome)
+        for one in retry:
+            await self._store_alone(*one)
+
+    async def _store_alone(self, batch: AlertBatch, waiting: asyncio.Future[Receipt]) -> None:
+        """A delivery whose group (or route counter) another process created at the same
+        moment: again on its own, finding it this time."""
         for attempt in range(1, CREATE_RACE_TRIES + 1):
             now = self._clock()
             try:
-                receipt, claimed = await self._db.transaction(
-                    partial(self._store, batch, now), urgent=True
+                outcomes, claimed = await self._db.transaction(
+                    partial(self._store_each, [batch], now, isolated=False), urgent=True
                 )
-            except IntegrityError:
-                # The group's (or the route's storm counter's) first delivery raced
-                # another one, which created it: again, finding it this time.
+            except IntegrityError as error:
                 if attempt == CREATE_RACE_TRIES:
-                    raise
+                    _settle(waiting, error=error)
+                    return
                 continue
-            break
-        if receipt.changed:
             self._service.after_commit(claimed)
             self._on_commit()
-        return receipt
+            (outcome,) = outcomes
+            if isinstance(outcome, BaseException):
+                _settle(waiting, error=outcome)
+            else:
+                _settle(waiting, receipt=outcome)
+            return
 
-    def _store(
-        self, batch: AlertBatch, now: datetime, session: Session
-    ) -> tuple[Receipt, list[Delivery]]:
+    def _store_each(
+        self, batches: list[AlertBatch], now: datetime, session: Session, *, isolated: bool = True
+    ) -> tuple[list[Receipt | BaseException], list[Delivery]]:
+        outcomes: list[Receipt | BaseException] = []
         with claiming(session, self._service.handoff, now=now) as claim:
-            receipt = self._apply(session, batch, now)
-        return receipt, claim.claimed
+            for batch in batches:
+                if not isolated:
+                    outcomes.append(self._apply(session, batch, now))
+                    continue
+                try:
+                    with session.begin_nested():
+                        outcomes.append(self._apply(session, batch, now))
+                except Exception as error:  # rolled back to its savepoint; the rest stays
+                    if not isinstance(error, IntegrityError):
+                        log.exception("an alert delivery could not be stored")
+                    outcomes.append(error)
+        return outcomes, claim.claimed
 
     # the group and its alerts -------------------------------------------------------------
 
@@ -395,3 +468,18 @@ def _triage_edit_waiting(session: Session, group_id: int) -> bool:
         )
     )
     return any(row.payload.get("group") == group_id for row in waiting)
+
+
+def _settle(
+    waiting: asyncio.Future[Receipt],
+    *,
+    receipt: Receipt | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if waiting.done():  # its request went away meanwhile
+        return
+    if error is not None:
+        waiting.set_exception(error)
+    else:
+        assert receipt is not None
+        waiting.set_result(receipt)
