@@ -26,24 +26,22 @@ class ChangeKind(StrEnum):
 
 @dataclass(frozen=True)
 class Known:
-    """An alert as stored."""
+    """An alert as stored: what decides whether a body changes it."""
 
     status: AlertStatus
     starts_at: datetime | None
-    ends_at: datetime | None
-    annotations: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class AlertChange:
-    kind: ChangeKind | None  # None: details changed (annotations, end), nothing to tell
+    kind: ChangeKind
     alert: AlertIn
     is_new: bool
 
     @property
     def tells(self) -> bool:
         """Whether people hear of it (a timeline entry, the digest)."""
-        return self.kind in (ChangeKind.FIRING, ChangeKind.FIRING_AGAIN, ChangeKind.RESOLVED)
+        return self.kind is not ChangeKind.SEEN_RESOLVED
 
 
 def latest_per_fingerprint(alerts: Sequence[AlertIn]) -> list[AlertIn]:
@@ -78,8 +76,8 @@ def changes(known: Mapping[str, Known], incoming: Sequence[AlertIn]) -> list[Ale
             # Resolved and firing again between two deliveries that we both missed the
             # resolution of: a new start time is a new occurrence.
             found.append(AlertChange(ChangeKind.FIRING_AGAIN, alert, is_new=False))
-        elif before.ends_at != alert.ends_at or dict(before.annotations) != alert.annotations:
-            found.append(AlertChange(None, alert, is_new=False))
+        # Anything else (a reworded annotation, a moved end) is no change: a re-sent group
+        # costs a comparison per alert, not a write; the next real change stores it.
     return found
 
 

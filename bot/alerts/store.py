@@ -43,9 +43,7 @@ _SAVE_GROUP = (
     .where(_G.id == bindparam("the_group"))
     .values({name: bindparam(f"new_{name}") for name in _GROUP_STATE})
 )
-_KNOWN = select(_A.fingerprint, _A.status, _A.starts_at, _A.ends_at, _A.annotations).where(
-    _A.group_id == bindparam("group_id")
-)
+_KNOWN = select(_A.fingerprint, _A.status, _A.starts_at).where(_A.group_id == bindparam("group_id"))
 _UPDATE_ALERT = (
     ALERT.update()
     .where(_A.group_id == bindparam("the_group"), _A.fingerprint == bindparam("the_fingerprint"))
@@ -70,6 +68,7 @@ _OTHERS_FIRING = select(
     )
 )
 _NEW_GROUP = manager_of_class(AlertGroup).new_instance
+_STATUSES = {status.value: status for status in AlertStatus}
 
 
 def group_key_hash(source: AlertSource, group_key: str) -> str:
@@ -115,8 +114,7 @@ def save_group(session: Session, group: AlertGroup) -> None:
 def known_alerts(session: Session, group_id: int) -> dict[str, Known]:
     rows = session.connection().execute(_KNOWN, {"group_id": group_id})
     return {
-        row.fingerprint: Known(AlertStatus(row.status), row.starts_at, row.ends_at, row.annotations)
-        for row in rows
+        fingerprint: Known(_STATUSES[status], starts_at) for fingerprint, status, starts_at in rows
     }
 
 
