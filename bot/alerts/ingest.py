@@ -1,6 +1,7 @@
 """Alert deliveries in: stored, routed, grouped into incidents, before the source hears 2xx.
 
-One transaction per delivery: the group is found (or created and routed, once) and
+Each delivery is stored in one transaction (deliveries that arrive together share one,
+each in a savepoint of its own): the group is found (or created and routed, once) and
 locked, the alerts that changed are written, and whatever follows is decided on the
 stored state, not on the body:
 

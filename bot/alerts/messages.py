@@ -21,8 +21,8 @@ TRIAGE_TEMPLATE = "alert_triage.md.j2"
 # A digest lists this many changes; the rest are counted (the timeline has them all).
 DIGEST_LINES = 10
 
-DECLARE_ALERT_ACTION = "alert.declare"
-IGNORE_ALERT_ACTION = "alert.ignore"
+DECLARE_ALERT_ACTION = "incident.declare_from_alert"
+IGNORE_ALERT_ACTION = "incident.ignore_alert"
 SILENCE_ACTION = "incident.silence"
 RESOLVE_FROM_ALERTS_ACTION = "incident.resolve"  # the card's own Resolve button
 SILENCE_DURATIONS = ("1h", "4h", "24h")

@@ -209,7 +209,7 @@ class ChatEffects:
         channel_id = self._channel_of(incident)
         await self._chat.invite(channel_id=channel_id, user_ids=users)
         if incident.declared_by in users and await self._declarations_invite(delivery):
-            await self._tell_declarer(incident, channel_id)
+            await self._tell_declarer(incident, channel_id, delivery)
 
     async def _declarations_invite(self, delivery: Delivery) -> bool:
         """Whether this is the declaration's invitation: the incident's first. Asked
@@ -226,7 +226,7 @@ class ChatEffects:
 
         return await self._db.transaction(first)
 
-    async def _tell_declarer(self, incident: Incident, channel_id: str) -> None:
+    async def _tell_declarer(self, incident: Incident, channel_id: str, delivery: Delivery) -> None:
         """The declarer was told "opening its channel" when they declared; now it is open
         and they are in it, point them to it where they declared. Sent after their
         invitation, in the same delivery, so it is sent once they can open the channel."""
@@ -234,7 +234,9 @@ class ChatEffects:
             return  # nowhere else to say it: the channel itself is where they are
         try:
             # A private note may become a direct message: paced per person like a channel.
-            await self._pacer.wait_turn(f"person:{incident.declared_by}")
+            await self._pacer.wait_turn(
+                f"person:{incident.declared_by}", key=f"delivery:{delivery.id}"
+            )
             await self._chat.reply_privately(
                 channel_id=incident.declared_in,
                 user_id=incident.declared_by,

@@ -62,10 +62,13 @@ class ChannelPacer:
         turn = self._reserved.pop((channel_id, key), None) if key is not None else None
         if turn is None:
             turn = max(now, self._next_turn.get(channel_id, now))
+            if turn - now > self._max_wait and key is None:
+                # Nowhere to keep a place for it: it takes one when it comes again.
+                raise NotNow("channel_paced", retry_after=turn - now, detail=channel_id)
             self._next_turn[channel_id] = turn + self._interval
         if turn - now > self._max_wait:
-            if key is not None:
-                self._keep(channel_id, key, turn, now)
+            assert key is not None
+            self._keep(channel_id, key, turn, now)
             raise NotNow("channel_paced", retry_after=turn - now, detail=channel_id)
         lock = self._locks.setdefault(channel_id, asyncio.Lock())
         try:
@@ -91,9 +94,9 @@ class ChannelPacer:
             raise
         return done
 
-    async def wait_turn(self, channel_id: str) -> None:
+    async def wait_turn(self, channel_id: str, *, key: str | None = None) -> None:
         """A turn for something that is not held while it runs (a private note)."""
-        (await self.take_turn(channel_id))()
+        (await self.take_turn(channel_id, key=key))()
 
     def _keep(self, channel_id: str, key: str, turn: float, now: float) -> None:
         self._reserved[(channel_id, key)] = turn

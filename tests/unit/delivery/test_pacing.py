@@ -75,3 +75,15 @@ async def test_posts_to_one_channel_go_out_one_at_a_time() -> None:
     done()
     (await pacer.take_turn("C1"))()
     assert time.slept == [pytest.approx(1.0)]
+
+
+async def test_a_turn_refused_without_a_key_takes_no_place() -> None:
+    """Handed back with nowhere to keep its place, it must not push the others back."""
+    time = FakeTime()
+    pacer = ChannelPacer(interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    for _ in range(3):
+        await pacer.wait_turn("P")
+    for _ in range(10):
+        with pytest.raises(NotNow) as raised:
+            await pacer.wait_turn("P")
+        assert raised.value.retry_after == 3.0
