@@ -176,6 +176,9 @@ class FakeSlack:
         self.stop()
 
     def reset(self) -> None:
+        # Whether the test's end checks one message per channel per second: a test that
+        # runs several processes turns it off, as each paces only its own posts.
+        self.one_post_a_second = True
         with self._lock:
             self._calls: list[SlackCall] = []
             self._violations: list[str] = []
