@@ -126,7 +126,12 @@ class AlertIntake:
             while self._arrived:
                 taken = self._arrived[:TOGETHER]
                 del self._arrived[:TOGETHER]
-                await self._store_together(taken)
+                try:
+                    await self._store_together(taken)
+                except Exception as error:  # never leave a sender waiting for an answer
+                    log.exception("alert deliveries could not be stored")
+                    for _, waiting in taken:
+                        _settle(waiting, error=error)
         finally:
             self._storing = None
 
@@ -174,6 +179,9 @@ class AlertIntake:
                     _settle(waiting, error=error)
                     return
                 continue
+            except Exception as error:
+                _settle(waiting, error=error)
+                return
             self._service.after_commit(claimed)
             self._on_commit()
             (outcome,) = outcomes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.alerts.model import AlertSource
@@ -267,3 +268,25 @@ def _press(action: str, value: str) -> ButtonPress:
     return ButtonPress(
         requester=Requester(user_id="U0TRIAGER", channel_id=TRIAGE), action=action, value=value
     )
+
+
+async def test_a_delivery_that_cannot_be_stored_is_answered_with_the_error(
+    make_alerts: MakeAlerts,
+) -> None:
+    """The database away: the sender hears of it (the route answers 503), and the next
+    delivery is stored as usual."""
+    alerts = make_alerts()
+    real = alerts.warroom.db.transaction
+    failing = True
+
+    async def transaction(work, *, urgent=False):  # type: ignore[no-untyped-def]
+        if failing:
+            raise OSError("database unreachable")
+        return await real(work, urgent=urgent)
+
+    alerts.warroom.db.transaction = transaction  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        await alerts.intake.receive(batch([alert("a1")]))
+    failing = False
+    receipt = await alerts.receive(batch([alert("a1")]))
+    assert receipt.incident == "INC-1"
