@@ -46,7 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import free_port, percentile, start_server  # noqa: E402
+from bench.support import free_port, percentile, scratch_database, start_server  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -236,31 +236,6 @@ async def sequential(
                     result.follow(sent, await fake.declaration(client, f"-seq-{run_id}-{i}"))
     writer.close()
     return result
-
-
-@contextmanager
-def scratch_database(server_url: str | None, workdir: Path) -> Iterator[str]:
-    """SQLite in `workdir`, or a migrated scratch database on the Postgres server given."""
-    if server_url is None:
-        yield f"sqlite:///{workdir / 'bench.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from bot.storage.database import upgrade_database
-
-    name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:
