@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import hmac
 import json
@@ -36,8 +35,6 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +43,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import free_port, percentile, scratch_database, start_server  # noqa: E402
+from bench.support import (  # noqa: E402
+    collector_paused,
+    free_port,
+    percentile,
+    scratch_database,
+    start_server,
+)
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -185,18 +188,6 @@ async def fire(port: int, bodies: list[bytes], concurrency: int, name: str) -> F
     with collector_paused():
         await asyncio.gather(*(connection() for _ in range(concurrency)))
     return Figures(name, latencies, errors)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The load generator's own garbage collection pauses are not the server's latency:
-    collect before a phase and not during it."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @dataclass
