@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
@@ -27,7 +22,7 @@ from bot.alerts.model import AlertBatch
 from bot.alerts.silences import Silencer, SilenceRequests
 from bot.alerts.triage import AlertTriage
 from bot.chat.port import ChatPlatform
-from bot.chat.slack.adapter import SlackChat, build_web_client, share_session
+from bot.chat.slack.adapter import SlackChat, build_web_client
 from bot.chat.unconfigured import UnconfiguredChat
 from bot.clock import Clock, utc_now
 from bot.config import Settings
@@ -35,6 +30,9 @@ from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, DeliveryWorker, failed_count, pending_count
 from bot.delivery.pacing import ChannelPacer
 from bot.delivery.paging import Pager
+from bot.diagnostics.effects import DiagnosticsEffects
+from bot.diagnostics.runner import CheckRunner, default_runner
+from bot.diagnostics.service import Diagnostics
 from bot.inbound.dispatch import Inbound
 from bot.inbound.flags import TimelineFlags
 from bot.inbound.submissions import FormSubmissions
@@ -42,9 +40,9 @@ from bot.incidents.capture import TimelineCapture
 from bot.incidents.declare import IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.views import IncidentViews
+from bot.lifespan import lifespan_of
 from bot.policy.schema import Policy, load_policy
 from bot.storage.database import Database
-from bot.storage.retention import prune_processed_events
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
@@ -76,6 +74,7 @@ class Warroom:
     http: httpx.AsyncClient  # outgoing pages and silences
     renderer: Renderer  # every template compiled at start; /readyz asks it again
     alerts: AlertIntake  # alert webhooks in
+    diagnostics: Diagnostics  # checks and runbooks run on request
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -88,10 +87,15 @@ def build(
     http: httpx.AsyncClient | None = None,
     clock: Clock = utc_now,
     policy: Policy | None = None,
+    run_check: CheckRunner | None = None,
 ) -> Warroom:
     """Wire one process. Tests and benchmarks pass a fake `chat` (and an `http` client
     whose transport is a fake pager); production takes the adapters the settings name."""
     policy = policy or load_policy(settings.config_path)
+    environ = settings.secret_environment()
+    # A check that cannot run for want of its secret is said now, not when someone runs it.
+    for problem in policy.diagnostics.missing_environment(environ):
+        log.error("%s (warroom check-config lists every problem)", problem)
     db = Database(settings.database_url)
     renderer = Renderer(settings.templates_dir)
     # Every template compiled now: a missing or broken one refuses the start (a
@@ -114,16 +118,21 @@ def build(
         clock=clock,
         pacer=ChannelPacer(interval=settings.post_interval_seconds),
     )
-    pager = Pager(db=db, policy=policy, client=http, environ=settings.secret_environment())
+    pager = Pager(db=db, policy=policy, client=http, environ=environ)
     alert_effects = AlertEffects(
         db=db, chat=chat, effects=effects, policy=policy, renderer=renderer
     )
     silencer = Silencer(db=db, policy=policy, client=http, clock=clock)
+    diagnostics_effects = DiagnosticsEffects(
+        db=db, chat=chat, effects=effects, policy=policy.diagnostics, renderer=renderer
+    )
     worker = DeliveryWorker(
         db=db,
         effects={
             **effects.registry(),
             **alert_effects.registry(),
+            **diagnostics_effects.registry(),
+            DeliveryKind.RUN_DIAGNOSTICS.value: lambda delivery: diagnostics.run(delivery),
             DeliveryKind.PAGE.value: pager.page,
             DeliveryKind.SILENCE.value: silencer.silence,
         },
@@ -166,6 +175,16 @@ def build(
         timers=timers, clock=clock, poll=timedelta(seconds=settings.tick_seconds)
     )
     capture = TimelineCapture(db=db, lifecycle=lifecycle, clock=clock)
+    diagnostics = Diagnostics(
+        db=db,
+        policy=policy,
+        clock=clock,
+        lifecycle=lifecycle,
+        run_check=run_check or default_runner(environ),
+        handoff=worker,
+        on_commit=committed,
+    )
+    service.when_opened(diagnostics.run_when_opened)  # an alert route's auto_run runbook
     views = IncidentViews(db=db, policy=policy, renderer=renderer, clock=clock)
     alerts = AlertIntake(
         db=db,
@@ -183,8 +202,11 @@ def build(
         views=views,
         triage=AlertTriage(db=db, clock=clock, service=service),
         silences=SilenceRequests(db=db, policy=policy, clock=clock, on_commit=committed),
+        diagnostics=diagnostics,
     )
-    submissions = FormSubmissions(service=service, lifecycle=lifecycle, capture=capture)
+    submissions = FormSubmissions(
+        service=service, lifecycle=lifecycle, capture=capture, diagnostics=diagnostics
+    )
     flags = TimelineFlags(policy=policy, capture=capture, views=views, chat=chat)
     follow_ups = Background()
     bolt: AsyncApp | None = None
@@ -229,6 +251,7 @@ def build(
         http=http,
         renderer=renderer,
         alerts=alerts,
+        diagnostics=diagnostics,
         bolt=bolt,
     )
 
@@ -236,7 +259,7 @@ def build(
 def create_app(settings: Settings | None = None, *, warroom: Warroom | None = None) -> FastAPI:
     warroom = warroom or build(settings or Settings())
     # The OpenAPI page documents the alert webhooks (/docs, /openapi.json).
-    api = FastAPI(title="warroom", lifespan=_lifespan(warroom), redoc_url=None)
+    api = FastAPI(title="warroom", lifespan=lifespan_of(warroom), redoc_url=None)
     api.state.warroom = warroom
     slack_handler = AsyncSlackRequestHandler(warroom.bolt) if warroom.bolt else None
     secret = warroom.settings.slack_signing_secret
@@ -309,90 +332,3 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
 
 def _refused(refusal: intake.Refusal) -> JSONResponse:
     return JSONResponse(refusal.body(), status_code=refusal.status)
-
-
-def _lifespan(warroom: Warroom) -> Any:
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        socket_mode: AsyncSocketModeHandler | None = None
-        settings = warroom.settings
-        if not settings.slack_configured:
-            log.warning(
-                "%s. Create the app from manifest.yml (`warroom manifest`). "
-                "Serving the alert webhooks, /healthz and /readyz.",
-                settings.slack_summary(),
-            )
-        # One HTTP session for every Slack Web API call, on this loop, instead of one per call.
-        web_session = await share_session(
-            warroom.chat, warroom.bolt.client if warroom.bolt else None
-        )
-        worker = warroom.worker
-        if warroom.db.is_sqlite:
-            await worker.release_all_leases()  # one process per SQLite file: ours are stale
-        warroom.background.append(asyncio.create_task(worker.run_forever()))
-        # APScheduler only ticks this process; due work lives in the database.
-
-        # Coroutines, so APScheduler runs them on the event loop: the wake-ups set asyncio
-        # events, which are not safe to set from its thread pool.
-        async def poll_deliveries() -> None:
-            worker.wake()
-
-        scheduler.add_job(
-            poll_deliveries, "interval", seconds=settings.tick_seconds, id="deliveries"
-        )
-        # Timers run at their next deadline; the poll is the safety net that also learns
-        # the deadlines other processes wrote. A coroutine, so that APScheduler calls it on
-        # the event loop: an asyncio.Event must not be set from its thread pool.
-        timer_loop = warroom.timer_loop
-
-        async def poll_timers() -> None:
-            timer_loop.wake()
-
-        warroom.background.append(asyncio.create_task(timer_loop.run_forever()))
-        scheduler.add_job(
-            poll_timers,
-            "interval",
-            seconds=settings.tick_seconds,
-            id="timers",
-            max_instances=1,
-            coalesce=True,
-        )
-
-        async def prune() -> None:
-            try:
-                removed = await prune_processed_events(warroom.db, now=warroom.clock())
-            except Exception:  # the database may be briefly away; the next run prunes
-                log.exception("pruning handled events failed")
-                return
-            if removed:
-                log.info("forgot %d handled chat events older than a week", removed)
-
-        scheduler.add_job(prune, "interval", hours=1, id="retention", coalesce=True)
-        scheduler.start()
-        worker.wake()  # deliveries left pending by an earlier process
-        if warroom.bolt is not None and settings.slack_app_token:
-            socket_mode = AsyncSocketModeHandler(warroom.bolt, settings.slack_app_token)
-            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
-            log.info("Socket Mode connected")
-        # Everything built so far lives as long as the process: keep it out of the cyclic
-        # garbage collector, whose full passes over it would otherwise stall requests.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            if socket_mode is not None:
-                await socket_mode.close_async()  # type: ignore[no-untyped-call]
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-            await warroom.follow_ups.close()
-            for task in warroom.background:
-                task.cancel()
-            await asyncio.gather(*warroom.background, return_exceptions=True)
-            if web_session is not None:
-                await web_session.close()
-            await warroom.http.aclose()
-            warroom.db.dispose()
-
-    return lifespan

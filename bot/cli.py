@@ -193,6 +193,12 @@ def check_config(
     ]
     for advice in [*misspelt_roles(policy), *levels_without_contacts(policy), *unused]:
         typer.secho(f"warning: {advice}", err=True, fg=typer.colors.YELLOW)
+    checks = policy.diagnostics.checks
+    typer.echo(f"# diagnostics: {len(checks)} checks, {len(policy.diagnostics.runbooks)} runbooks")
+    # A check whose secret is not in this environment would fail when someone runs it.
+    missing = policy.diagnostics.missing_environment(settings.secret_environment())
+    if missing:
+        raise _fail("\n".join(missing))
 
 
 @cli.command()

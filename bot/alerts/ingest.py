@@ -339,7 +339,12 @@ class AlertIntake:
             log.warning("alert storm on route %s: gathering new groups", group.route_index)
         else:
             declaration = Declaration(
-                title=group.title, severity=group.severity, declared_by=actor, source=group.source
+                title=group.title,
+                severity=group.severity,
+                declared_by=actor,
+                source=group.source,
+                runbook=route.runbook,
+                auto_run=route.auto_run,
             )
             group.declared_at = now
         incident = self._service.open_in(session, declaration, now=now)

@@ -42,6 +42,8 @@ class AlertTriage:
         def work(session: Session) -> tuple[str, list[Delivery]]:
             with claiming(session, self._service.handoff, now=now) as claim:
                 group = _undecided(session, group_id)
+                routes = self._service.policy.alerts.routes
+                route = routes[group.route_index] if 0 <= group.route_index < len(routes) else None
                 incident = self._service.open_in(
                     session,
                     Declaration(
@@ -50,6 +52,8 @@ class AlertTriage:
                         declared_by=actor,
                         declared_in=channel_id,
                         source=group.source,
+                        runbook=route.runbook if route else None,
+                        auto_run=route.auto_run if route else False,
                     ),
                     now=now,
                 )

@@ -168,15 +168,28 @@ class FakeChat:
 
         self._carry("delete", act)
 
-    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+    async def find_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> str | None:
         self._enter("find_marked")
         messages = self._channel(channel_id).messages
-        return next((ref for ref, m in messages.items() if m.marker == marker), None)
+        return next(
+            (
+                ref
+                for ref, m in messages.items()
+                if m.marker == marker and m.thread_ref == thread_ref
+            ),
+            None,
+        )
 
-    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
+    async def all_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> list[str]:
         self._enter("all_marked")
         messages = self._channel(channel_id).messages
-        return [ref for ref, m in messages.items() if m.marker == marker]
+        return [
+            ref for ref, m in messages.items() if m.marker == marker and m.thread_ref == thread_ref
+        ]
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
         self._carry(

@@ -35,6 +35,8 @@ class Message:
     fallback: str
     marker: str | None = None
     buttons: tuple[Button, ...] = ()
+    # Posted as a reply in the thread of this message (its reference), not in the channel.
+    thread_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,18 @@ class ChatPlatform(Protocol):
         """Remove one of the bot's own messages; one already gone is not an error."""
         ...
 
-    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
-        """The reference of a recent message tagged `marker` in the channel, if any (of
-        several, the oldest)."""
+    async def find_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> str | None:
+        """The reference of a recent message tagged `marker` in the channel (or, with
+        `thread_ref`, among the replies in that message's thread), if any (of several,
+        the oldest)."""
         ...
 
-    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
-        """Every recent message tagged `marker` in the channel, oldest first."""
+    async def all_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> list[str]:
+        """Every recent message tagged `marker` in the channel (or the thread), oldest first."""
         ...
 
     async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:

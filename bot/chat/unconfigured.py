@@ -35,10 +35,14 @@ class UnconfiguredChat:
     async def delete(self, *, channel_id: str, message_ref: str) -> None:
         raise _unavailable("delete")
 
-    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+    async def find_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> str | None:
         raise _unavailable("look for a message")
 
-    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
+    async def all_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> list[str]:
         raise _unavailable("look for messages")
 
     async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:

@@ -347,7 +347,7 @@ class ChatEffects:
         """One post, `look`ing first for a copy an earlier call delivered. An unknown
         outcome owes a sweep for when a late copy would have landed."""
         if look and message.marker is not None:
-            found = await self._find_marked(channel_id, message.marker)
+            found = await self._find_marked(channel_id, message.marker, message.thread_ref)
             if found is not None:
                 return found
         done = await self._pacer.take_turn(channel_id, key=f"delivery:{delivery.id}")
@@ -356,12 +356,14 @@ class ChatEffects:
             return await self._chat.post(channel_id=channel_id, message=message)
         except OutcomeUnknown:
             if message.marker is not None:
-                sweep = {
+                sweep: dict[str, Any] = {
                     "sweep": message.marker,
                     "channel": channel_id,
                     "keep": keep,
                     "after": delivery.id,  # the post: the sweep waits until it settled
                 }
+                if message.thread_ref:
+                    sweep["thread"] = message.thread_ref
                 await self._recheck_later(delivery.incident_id, sweep, started)
             raise
         finally:
@@ -393,9 +395,13 @@ class ChatEffects:
         except Exception:  # the retry still reconciles; only a late duplicate may stay
             log.exception("could not owe a recheck of %s for incident %s", payload, incident_id)
 
-    async def _find_marked(self, channel_id: str, marker: str) -> str | None:
+    async def _find_marked(
+        self, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> str | None:
         try:
-            return await self._chat.find_marked(channel_id=channel_id, marker=marker)
+            return await self._chat.find_marked(
+                channel_id=channel_id, marker=marker, thread_ref=thread_ref
+            )
         except DeliveryError as error:
             # Not being able to look is no reason to withhold the message: a rare
             # duplicate beats a lost card.
@@ -415,6 +421,7 @@ class ChatEffects:
                 marker=str(payload["sweep"]),
                 keep=str(payload.get("keep", KEEP_FIRST)),
                 after=int(payload.get("after") or 0),
+                thread_ref=str(payload["thread"]) if payload.get("thread") else None,
             )
         elif payload.get("refresh") == KEEP_CARD:
             data = await self._card_data(delivery.incident_id)
@@ -437,7 +444,14 @@ class ChatEffects:
             raise DeliveryError("unknown_recheck", retryable=False, detail=repr(payload))
 
     async def _sweep(
-        self, incident_id: int | None, *, channel_id: str, marker: str, keep: str, after: int
+        self,
+        incident_id: int | None,
+        *,
+        channel_id: str,
+        marker: str,
+        keep: str,
+        after: int,
+        thread_ref: str | None = None,
     ) -> None:
         """Delete every copy of a marked post but one: the one the incident recorded (the
         card, the announcement), else the first posted, which is also the one a retry
@@ -455,7 +469,9 @@ class ChatEffects:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
         if unsettled:
             raise DeliveryError("post_not_settled", detail=f"delivery {after}")
-        copies = await self._chat.all_marked(channel_id=channel_id, marker=marker)
+        copies = await self._chat.all_marked(
+            channel_id=channel_id, marker=marker, thread_ref=thread_ref
+        )
         recorded = (
             {KEEP_CARD: incident.card_ref, KEEP_ANNOUNCEMENT: incident.announcement_ref}
             if incident is not None

@@ -27,8 +27,11 @@ from bot.storage.models import Delivery, DeliveryState, UTCDateTime
 # Deliveries keep their order within an incident's lane; lanes never wait for each other.
 # The alert digest gathers alert changes for a few seconds: its lane keeps that wait from
 # holding up the incident's chat lane. Triage cards belong to no incident (yet).
+# Diagnostics runs take seconds (their checks' timeouts): a lane of their own, so that a
+# run never holds up the incident's messages, its own "running" message included.
 CHAT_LANE, PAGER_LANE, DIGEST_LANE, TRIAGE_LANE = "chat", "pager", "digest", "triage"
-LANES = (CHAT_LANE, PAGER_LANE, DIGEST_LANE, TRIAGE_LANE)
+DIAGNOSTICS_LANE = "diagnostics"
+LANES = (CHAT_LANE, PAGER_LANE, DIGEST_LANE, TRIAGE_LANE, DIAGNOSTICS_LANE)
 
 DELIVERY = SQLModel.metadata.tables["delivery"]
 _C = DELIVERY.c

@@ -28,6 +28,7 @@ from sqlmodel import col
 from bot.delivery.leases import (
     CHAT_LANE,
     DELIVERY,
+    DIAGNOSTICS_LANE,
     DIGEST_LANE,
     PAGER_LANE,
     TRIAGE_LANE,
@@ -74,6 +75,12 @@ class DeliveryKind(StrEnum):
     POST_TRIAGE = "post_triage"
     UPDATE_TRIAGE = "update_triage"
     SILENCE = "silence"  # a silence at the alert source (an HTTP call, as pages are)
+    # A diagnostics run: its checks run (lane of its own), its message posted and edited
+    # from the stored run, the full detail in the message's thread.
+    RUN_DIAGNOSTICS = "run_diagnostics"
+    POST_DIAGNOSTICS = "post_diagnostics"
+    UPDATE_DIAGNOSTICS = "update_diagnostics"
+    POST_DIAGNOSTICS_DETAIL = "post_diagnostics_detail"
 
 
 _LANES = {
@@ -83,6 +90,7 @@ _LANES = {
     DeliveryKind.POST_ALERT_DIGEST: DIGEST_LANE,
     DeliveryKind.POST_TRIAGE: TRIAGE_LANE,
     DeliveryKind.UPDATE_TRIAGE: TRIAGE_LANE,
+    DeliveryKind.RUN_DIAGNOSTICS: DIAGNOSTICS_LANE,
 }
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.delivery import leases
 from bot.delivery.foreground import Foreground
-from bot.delivery.leases import CHAT_LANE, DIGEST_LANE, PAGER_LANE, TRIAGE_LANE
+from bot.delivery.leases import CHAT_LANE, DIAGNOSTICS_LANE, DIGEST_LANE, PAGER_LANE, TRIAGE_LANE
 from bot.errors import DeliveryError, NotNow
 from bot.incidents.timeline import record
 from bot.storage.database import Database
@@ -105,6 +105,7 @@ class DeliveryWorker:
         pager_concurrency: int = 4,
         recheck_concurrency: int = 2,
         digest_concurrency: int = 2,
+        diagnostics_concurrency: int = 8,
         batch_size: int = 64,
         foreground: Foreground | None = None,
     ) -> None:
@@ -120,6 +121,8 @@ class DeliveryWorker:
             DIGEST_LANE: digest_concurrency,
             # One lane for every triage card (they belong to no incident): one slot.
             TRIAGE_LANE: 1,
+            # Runs mostly wait on their targets: several at once cost little.
+            DIAGNOSTICS_LANE: diagnostics_concurrency,
         }
         self._slots = {lane: asyncio.Semaphore(n) for lane, n in self._capacity.items()}
         self._lanes: dict[LaneKey, _Lane] = {}

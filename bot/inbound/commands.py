@@ -13,130 +13,65 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.errors import UsageError
+from bot.inbound.command_types import (
+    AcknowledgeCommand,
+    Command,
+    DeclareCommand,
+    DeclareFormCommand,
+    DiagnosticsCommand,
+    DiagnosticsListCommand,
+    EscalateCommand,
+    HelpCommand,
+    IncidentCommand,
+    ListCommand,
+    NoteCommand,
+    ReopenCommand,
+    ResolveCommand,
+    RoleCommand,
+    RolesCommand,
+    SeverityCommand,
+    SilenceCommand,
+    StatusCommand,
+    TimelineCommand,
+    UpdateCommand,
+)
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import format_duration, parse_duration
 from bot.text.markdown import escape_markdown, excerpt
 from bot.text.templates import Renderer
 
+__all__ = [  # the parsed commands are defined in bot.inbound.command_types
+    "SUBCOMMANDS",
+    "AcknowledgeCommand",
+    "Command",
+    "DeclareCommand",
+    "DeclareFormCommand",
+    "DiagnosticsCommand",
+    "DiagnosticsListCommand",
+    "EscalateCommand",
+    "HelpCommand",
+    "IncidentCommand",
+    "ListCommand",
+    "NoteCommand",
+    "ReopenCommand",
+    "ResolveCommand",
+    "RoleCommand",
+    "RolesCommand",
+    "SeverityCommand",
+    "SilenceCommand",
+    "StatusCommand",
+    "TimelineCommand",
+    "UpdateCommand",
+    "parse_command",
+    "parse_silence_duration",
+    "usage",
+]
+
 COMMAND = "/incident"
 _INCIDENT_KEY = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
 # A person, as our Markdown references them (the platform adapter translated its mention).
 _USER = re.compile(r"^<user:([A-Za-z0-9._:@-]{1,120})>$")
-
-
-@dataclass(frozen=True)
-class HelpCommand:
-    pass
-
-
-@dataclass(frozen=True)
-class DeclareCommand:
-    severity: str
-    title: str
-    private: bool = False
-
-
-@dataclass(frozen=True)
-class DeclareFormCommand:
-    """`declare` alone: the declaration form opens."""
-
-
-@dataclass(frozen=True)
-class ListCommand:
-    pass
-
-
-@dataclass(frozen=True)
-class IncidentCommand:
-    """A command on one incident: `number` when typed as INC-N, else the channel's."""
-
-    number: int | None
-
-
-@dataclass(frozen=True)
-class AcknowledgeCommand(IncidentCommand):
-    pass
-
-
-@dataclass(frozen=True)
-class StatusCommand(IncidentCommand):
-    status: Status
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SeverityCommand(IncidentCommand):
-    severity: str
-
-
-@dataclass(frozen=True)
-class NoteCommand(IncidentCommand):
-    text: str
-
-
-@dataclass(frozen=True)
-class ResolveCommand(IncidentCommand):
-    resolution: str = ""
-
-
-@dataclass(frozen=True)
-class ReopenCommand(IncidentCommand):
-    pass
-
-
-@dataclass(frozen=True)
-class TimelineCommand(IncidentCommand):
-    pass
-
-
-@dataclass(frozen=True)
-class UpdateCommand(IncidentCommand):
-    """With no text, the update form opens instead."""
-
-    text: str = ""
-    next_in: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class EscalateCommand(IncidentCommand):
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class RoleCommand(IncidentCommand):
-    role: str
-    user: str
-
-
-@dataclass(frozen=True)
-class RolesCommand(IncidentCommand):
-    pass
-
-
-@dataclass(frozen=True)
-class SilenceCommand(IncidentCommand):
-    duration: timedelta
-
-
-Command = (
-    HelpCommand
-    | DeclareCommand
-    | DeclareFormCommand
-    | AcknowledgeCommand
-    | StatusCommand
-    | SeverityCommand
-    | NoteCommand
-    | ResolveCommand
-    | ReopenCommand
-    | ListCommand
-    | TimelineCommand
-    | RoleCommand
-    | RolesCommand
-    | UpdateCommand
-    | EscalateCommand
-    | SilenceCommand
-)
 
 
 @dataclass(frozen=True)
@@ -323,6 +258,16 @@ def _parse_silence(rest: str) -> SilenceCommand:
     return SilenceCommand(number, parse_silence_duration(words[0] if words else "1h"))
 
 
+def _parse_diag(rest: str) -> DiagnosticsListCommand | DiagnosticsCommand:
+    """`diag [INC-N] [name]`: the name is taken whole, so nothing typed after it can ever
+    reach a check as an argument (`health; rm -rf /` is just a name no check has)."""
+    number, target = _split_key(rest)
+    target = target.strip()
+    if not target:
+        return DiagnosticsListCommand()
+    return DiagnosticsCommand(number, target)
+
+
 def _parse_roles(rest: str) -> RolesCommand:
     return RolesCommand(_only_key(rest, "roles"))
 
@@ -386,12 +331,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "silence the incident's alerts at Alertmanager (default 1h)",
         _parse_silence,
     ),
+    Subcommand(
+        "diag",
+        "[INC-N] [name|all]",
+        "run a diagnostics check or runbook on the incident (no name: list them)",
+        _parse_diag,
+    ),
     Subcommand("list", "", "open incidents, newest first", _parse_list),
     Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
     Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
 )
 _BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}
-_ALIASES = {"acknowledge": "ack", "sev": "severity"}
+_ALIASES = {"acknowledge": "ack", "sev": "severity", "diagnostics": "diag", "diagnose": "diag"}
 
 
 def parse_command(text: str) -> Command:

@@ -10,12 +10,17 @@ from collections.abc import Awaitable, Callable
 from bot.alerts.messages import DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION
 from bot.alerts.silences import SilenceRequests
 from bot.alerts.triage import AlertTriage
+from bot.diagnostics.messages import catalogue
+from bot.diagnostics.runner import ALL
+from bot.diagnostics.service import Diagnostics
 from bot.errors import UsageError, UserError
 from bot.inbound.commands import (
     AcknowledgeCommand,
     Command,
     DeclareCommand,
     DeclareFormCommand,
+    DiagnosticsCommand,
+    DiagnosticsListCommand,
     EscalateCommand,
     HelpCommand,
     IncidentCommand,
@@ -34,11 +39,12 @@ from bot.inbound.commands import (
     parse_silence_duration,
     usage,
 )
-from bot.inbound.forms import declare_form, update_form
+from bot.inbound.forms import declare_form, diagnostics_picker, update_form
 from bot.inbound.requests import ButtonPress, CommandRequest, Reply, Requester
 from bot.incidents.access import IncidentRef, Outcome
 from bot.incidents.cards import (
     ACKNOWLEDGE_ACTION,
+    DIAGNOSE_ACTION,
     ESCALATE_ACTION,
     POST_UPDATE_ACTION,
     RESOLVE_ACTION,
@@ -63,7 +69,7 @@ BUTTON_COMMANDS: dict[str, Callable[[int], Command]] = {
 }
 # Buttons of alert messages: a triage card's Declare / Ignore, a digest's Silence.
 ALERT_BUTTONS = (DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION)
-BUTTON_ACTIONS: tuple[str, ...] = (*BUTTON_COMMANDS, *ALERT_BUTTONS)
+BUTTON_ACTIONS: tuple[str, ...] = (*BUTTON_COMMANDS, *ALERT_BUTTONS, DIAGNOSE_ACTION)
 
 
 def refusal(error: UserError, usage_text: str = "") -> Reply:
@@ -90,7 +96,9 @@ class Inbound:
         views: IncidentViews,
         triage: AlertTriage | None = None,
         silences: SilenceRequests | None = None,
+        diagnostics: Diagnostics | None = None,
     ) -> None:
+        self._diagnostics = diagnostics
         self._triage = triage
         self._silences = silences
         self._policy = policy
@@ -116,6 +124,8 @@ class Inbound:
         """A card button: the card itself shows what changed, so success says nothing."""
         if press.action in ALERT_BUTTONS:
             return await self._guarded(lambda: self._alert_press(press))
+        if press.action == DIAGNOSE_ACTION:
+            return await self._guarded(lambda: self._diagnose_press(press))
         make = BUTTON_COMMANDS.get(press.action)
         try:
             number = int(press.value)
@@ -151,6 +161,32 @@ class Inbound:
             )
             return Reply(summary)
         return Reply(f"🙈 {await self._triage.ignore(int(press.value), actor=requester.user_id)}")
+
+    async def _diagnose_press(self, press: ButtonPress) -> Reply:
+        """Run diagnostics: the card's runbook, the only runbook, or a picker of them."""
+        number, _, target = press.value.partition(":")
+        if not number.isdigit():
+            return Reply("⚠️ That button no longer works here.")
+        runbooks = self._policy.diagnostics.runbooks
+        if not target and len(runbooks) > 1:
+            ref = IncidentRef(number=int(number), via=press.requester.channel_id)
+            incident = await self._lifecycle.incident(
+                ref, viewer=press.requester.user_id, action="diagnose"
+            )
+            picker = diagnostics_picker(
+                incident, self._policy.diagnostics, origin_channel=press.requester.channel_id
+            )
+            return Reply(form=picker)
+        target = target or (runbooks[0].name if runbooks else ALL)
+        return await self._diagnose(DiagnosticsCommand(int(number), target), press.requester)
+
+    async def _diagnose(self, command: DiagnosticsCommand, requester: Requester) -> Reply:
+        if self._diagnostics is None:
+            raise UserError("diagnostics are not set up here")
+        summary = await self._diagnostics.request(
+            ref_for(command, requester), actor=requester.user_id, target=command.target
+        )
+        return Reply(f"🩺 {summary}")
 
     async def _silence(self, command: SilenceCommand, requester: Requester) -> str:
         if self._silences is None:
@@ -192,6 +228,11 @@ class Inbound:
                 return await self._declare(parsed, requester)
             case SilenceCommand():
                 return Reply(f"🔕 {await self._silence(parsed, requester)}")
+            case DiagnosticsListCommand():
+                text = catalogue(self._policy.diagnostics, renderer=self._renderer)
+                return Reply(text, paged=True)
+            case DiagnosticsCommand():
+                return await self._diagnose(parsed, requester)
         outcome = await self._change(parsed, requester)
         return Reply(f"✅ {outcome.summary}")
 

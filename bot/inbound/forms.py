@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.incidents.status import Status, incident_key
+from bot.policy.diagnostics import DiagnosticsPolicy
 from bot.policy.schema import Policy
 from bot.storage.models import Incident
 from bot.text.durations import format_duration
@@ -19,6 +20,7 @@ from bot.text.durations import format_duration
 DECLARE_FORM = "incident.declare_form"
 UPDATE_FORM = "incident.update_form"
 TIMELINE_PICKER_FORM = "incident.add_to_timeline_form"
+DIAGNOSTICS_PICKER_FORM = "incident.diagnostics_form"
 NEXT_UPDATE_CHOICES = ("10m", "15m", "30m", "1h", "2h", "4h")
 # Platforms show at most this many choices in one list (Slack: 100).
 MAX_CHOICES = 100
@@ -138,4 +140,31 @@ def timeline_picker(incidents: Sequence[Incident], *, message: Mapping[str, Any]
         submit="Add",
         context={"message": dict(message)},
         fields=(FormField("incident", "Incident", FieldKind.CHOICE, choices=choices),),
+    )
+
+
+def diagnostics_picker(
+    incident: Incident, diagnostics: DiagnosticsPolicy, *, origin_channel: str | None
+) -> Form:
+    """Which runbook (or all checks) the card's Run diagnostics button runs."""
+    choices = [
+        Choice(runbook.name, runbook.label()[:75], runbook.description[:75])
+        for runbook in diagnostics.runbooks
+    ]
+    choices.append(Choice("all", "All checks", f"{len(diagnostics.checks)} checks at once"))
+    return Form(
+        id=DIAGNOSTICS_PICKER_FORM,
+        title="Run diagnostics",
+        submit="Run",
+        # Where the button was pressed: running is for the people in the incident's channel.
+        context={"number": incident.number, "channel": origin_channel},
+        fields=(
+            FormField(
+                "target",
+                f"Runbook for {incident_key(incident.number)}",
+                FieldKind.CHOICE,
+                choices=tuple(choices[:MAX_CHOICES]),
+                initial=choices[0].value,
+            ),
+        ),
     )

@@ -8,8 +8,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from bot.diagnostics.service import Diagnostics
 from bot.errors import UnknownSeverity, UserError
-from bot.inbound.forms import DECLARE_FORM, TIMELINE_PICKER_FORM, UPDATE_FORM
+from bot.inbound.forms import (
+    DECLARE_FORM,
+    DIAGNOSTICS_PICKER_FORM,
+    TIMELINE_PICKER_FORM,
+    UPDATE_FORM,
+)
 from bot.inbound.requests import ChatMessage, FormOutcome, FormSubmission
 from bot.incidents.access import IncidentRef
 from bot.incidents.capture import TimelineCapture
@@ -35,7 +41,9 @@ class FormSubmissions:
         service: IncidentService,
         lifecycle: IncidentLifecycle,
         capture: TimelineCapture,
+        diagnostics: Diagnostics | None = None,
     ) -> None:
+        self._diagnostics = diagnostics
         self._service = service
         self._lifecycle = lifecycle
         self._capture = capture
@@ -43,6 +51,7 @@ class FormSubmissions:
             DECLARE_FORM: self._declare,
             UPDATE_FORM: self._update,
             TIMELINE_PICKER_FORM: self._pick_incident,
+            DIAGNOSTICS_PICKER_FORM: self._run_diagnostics,
         }
 
     async def submit(self, submission: FormSubmission) -> FormOutcome:
@@ -116,6 +125,24 @@ class FormSubmissions:
             )
         except UserError as error:
             return FormOutcome({"incident": str(error)})
+        return FormOutcome()
+
+    async def _run_diagnostics(self, submission: FormSubmission) -> FormOutcome:
+        number = _number(submission.context.get("number"))
+        target = _text(submission, "target")
+        if number is None or self._diagnostics is None:
+            return FormOutcome({"target": "This form no longer names an incident; open it again."})
+        if not target:
+            return FormOutcome({"target": "Choose what to run."})
+        origin = submission.context.get("channel")
+        try:
+            await self._diagnostics.request(
+                IncidentRef(number=number, via=origin if isinstance(origin, str) else None),
+                actor=submission.requester.user_id,
+                target=target,
+            )
+        except UserError as error:
+            return FormOutcome({"target": str(error)})
         return FormOutcome()
 
 

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from bot.alerts.messages import AlertsOnCard, silence_button
 from bot.chat.port import Button, Message
+from bot.diagnostics.results import Tally
 from bot.incidents.status import Status, incident_key
 from bot.incidents.timeline import TimelineLine, lines
 from bot.policy.schema import Policy
-from bot.storage.models import Incident, IncidentRole, TimelineEntry
+from bot.storage.models import Incident, IncidentRole, TimelineEntry, TimelineKind
 from bot.text.durations import format_elapsed
 from bot.text.markdown import Trusted, channel_ref, user_ref
-from bot.text.templates import Renderer
+from bot.text.templates import Renderer, format_hhmm
 
 CARD_TEMPLATE = "incident_active.md.j2"
 ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
@@ -44,6 +45,7 @@ class CardView:
     resolution: str
     roles: list[tuple[str, Trusted]]
     alerts: AlertsOnCard | None = None  # for an incident with alerts attached
+    last_diagnostics: str = ""  # "14:02 UTC · runbook Application unresponsive · 2 passed"
 
 
 def card_marker(incident: Incident) -> str:
@@ -82,7 +84,18 @@ def card_view(
         resolution=incident.resolution if incident.status is Status.RESOLVED else "",
         roles=[(held.role.capitalize(), user_ref(held.user_id)) for held in roles],
         alerts=alerts,
+        last_diagnostics=_last_diagnostics(entries),
     )
+
+
+def _last_diagnostics(entries: Sequence[TimelineEntry]) -> str:
+    runs = [entry for entry in entries if entry.kind is TimelineKind.DIAGNOSTICS]
+    if not runs:
+        return ""
+    last = max(runs, key=lambda entry: (entry.at, entry.id or 0))
+    tally = last.data.get("tally")
+    counts = Tally(**tally).words() if isinstance(tally, dict) else "?"
+    return f"{format_hhmm(last.at)} UTC · {last.data.get('label', 'diagnostics')} · {counts}"
 
 
 def _overdue(incident: Incident, now: datetime | None) -> str:
@@ -112,7 +125,7 @@ def incident_card(
 ) -> Message:
     view = card_view(incident, entries, roles=roles, policy=policy, now=now, alerts=alerts)
     icon = "🔴" if view.is_open else "✅"
-    buttons = card_buttons(incident)
+    buttons = card_buttons(incident, policy)
     if silenceable and buttons and alerts is not None and alerts.firing:
         buttons = (*buttons[:-1], silence_button(incident), buttons[-1])
     return Message(
@@ -127,9 +140,24 @@ ACKNOWLEDGE_ACTION = "incident.acknowledge"
 POST_UPDATE_ACTION = "incident.post_update"
 ESCALATE_ACTION = "incident.escalate"
 RESOLVE_ACTION = "incident.resolve"
+DIAGNOSE_ACTION = "incident.run_diagnostics"
 
 
-def card_buttons(incident: Incident) -> tuple[Button, ...]:
+def diagnostics_button(incident: Incident, policy: Policy) -> Button | None:
+    """Run the runbook the incident's alert route attached, else diagnostics (a picker
+    when there is more than one runbook to choose from)."""
+    diagnostics = policy.diagnostics
+    if not diagnostics.checks:
+        return None
+    runbook = diagnostics.runbook(incident.runbook) if incident.runbook else None
+    if runbook is not None:
+        return Button(
+            DIAGNOSE_ACTION, f"Run runbook: {runbook.label()}", f"{incident.number}:{runbook.name}"
+        )
+    return Button(DIAGNOSE_ACTION, "Run diagnostics", str(incident.number))
+
+
+def card_buttons(incident: Incident, policy: Policy | None = None) -> tuple[Button, ...]:
     """What a responder can do from the card: acknowledge once, resolve while open."""
     if not incident.status.is_open:
         return ()
@@ -146,6 +174,9 @@ def card_buttons(incident: Incident) -> tuple[Button, ...]:
             confirm=f"Call the next level of the escalation path for {key}?",
         )
     )
+    diagnose = diagnostics_button(incident, policy) if policy is not None else None
+    if diagnose is not None:
+        buttons.append(diagnose)
     buttons.append(
         Button(
             RESOLVE_ACTION,

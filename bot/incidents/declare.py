@@ -38,6 +38,9 @@ class Declaration:
     # the declarer (`declared_by` is then "alert:<source>", no one to invite).
     source: str = "command"
     storm_route: int | None = None  # the storm incident of this alert route
+    # The diagnostics runbook its alert route attached, and whether it runs at once.
+    runbook: str | None = None
+    auto_run: bool = False
 
     @property
     def by_person(self) -> bool:
@@ -45,6 +48,8 @@ class Declaration:
         return not self.declared_by.startswith(ALERT_ACTOR_PREFIX)
 
 
+# What else a declaration does in its transaction: (session, incident, declaration, now).
+OpenedHook = Callable[[Session, Incident, Declaration, datetime], None]
 _NEW_INCIDENT = manager_of_class(Incident).new_instance
 
 
@@ -92,6 +97,7 @@ class IncidentService:
         self._announce_channel = announce_channel or policy.announce_channel
         self._on_commit = on_commit
         self._handoff = handoff
+        self._when_opened: list[OpenedHook] = []
 
     @property
     def policy(self) -> Policy:
@@ -162,6 +168,7 @@ class IncidentService:
             next_escalation_at=next_escalation_due(planned, self._policy),
             source=declaration.source,
             storm_route=declaration.storm_route,
+            runbook=declaration.runbook,
         )
         assert incident.id is not None
         claim = current_claim(session)
@@ -180,7 +187,14 @@ class IncidentService:
         enqueue(session, incident_id=incident.id, owed=self._set_up(declaration), now=now)
         for _, step in steps:
             self._reach(session, incident, step)
+        for opened in self._when_opened:
+            opened(session, incident, declaration, now)
         return incident
+
+    def when_opened(self, hook: OpenedHook) -> None:
+        """Also run `hook` in the transaction of every declaration, after the incident's own
+        set-up (a runbook to run as soon as an alert's incident opens)."""
+        self._when_opened.append(hook)
 
     def _set_up(self, declaration: Declaration) -> list[tuple[DeliveryKind, dict[str, object]]]:
         """The channel with its card first, for the responders reading it, then the rest."""

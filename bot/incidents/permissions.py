@@ -36,6 +36,7 @@ ACTION_WORDS: dict[Action, str] = {
     "role": "give roles in",
     "capture": "add messages to",
     "silence": "silence the alerts of",
+    "diagnose": "run diagnostics on",
 }
 
 
@@ -53,15 +54,14 @@ def check_access(
     if incident.private and not member:
         raise not_found(ref)
     key, words = incident_key(incident.number), ACTION_WORDS[action]
-    rule = policy.permissions.get(action)
+    rule = policy.permission(action)
     if rule is not None:
         holders = {h.user_id for h in roles_of(session, incident.id or 0) if h.role in rule.roles}
         if actor in rule.users or actor in holders:
             return
         allowed = [f"the {role}" for role in rule.roles] + [user_ref(u) for u in rule.users]
         raise NotAllowed(
-            f"only {' or '.join(allowed) or 'nobody'} may {words} {key} "
-            "(set in the policy's permissions)"
+            f"only {' or '.join(allowed) or 'nobody'} may {words} {key} (set in the policy)"
         )
     if member or (action in OPEN_TO_VIEWERS and not policy.restrict_to_members):
         return

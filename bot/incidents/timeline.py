@@ -95,6 +95,8 @@ def describe(entry: TimelineEntry) -> Trusted:
         case TimelineKind.SILENCED:
             until = format_utc(datetime.fromisoformat(str(data.get("until"))))
             line = f"🔕 Alerts silenced until {until} by {who}"
+        case TimelineKind.DIAGNOSTICS:
+            return _diagnostics_line(entry, who)
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"
@@ -120,6 +122,36 @@ def _alert_line(entry: TimelineEntry) -> Trusted:
         line += f": {escape_markdown(entry.text)}"
     graph = link("graph", str(data["link"])) if data.get("link") else None
     return Trusted(f"{line} ({graph})" if graph else line)
+
+
+_OUTCOME_ICONS = {"passed": "✅", "warned": "⚠️", "failed": "❌", "skipped": "⏭️"}
+
+
+def _diagnostics_line(entry: TimelineEntry, who: str) -> Trusted:
+    """🩺 Diagnostics (runbook Application unresponsive) by @alex: 1 passed, 1 failed ·
+    ❌ app-port: connection refused"""
+    data = entry.data
+    label = escape_markdown(str(data.get("label", "diagnostics")))
+    tally = data.get("tally")
+    counts: dict[str, Any] = tally if isinstance(tally, dict) else {}
+    words = ", ".join(
+        f"{counts[name]} {name}"
+        for name in ("passed", "warned", "failed", "skipped", "interrupted")
+        if counts.get(name)
+    )
+    line = f"🩺 Diagnostics ({label}) by {who}: {words or 'nothing run'}"
+    if data.get("state") == "interrupted":
+        line += " · interrupted"
+    problems = [
+        check
+        for check in data.get("checks") or []
+        if isinstance(check, dict) and check.get("outcome") in ("failed", "warned")
+    ]
+    for check in problems[:3]:
+        icon = _OUTCOME_ICONS.get(str(check.get("outcome")), "")
+        summary = escape_markdown(str(check.get("summary", "")))
+        line += f" · {icon} {escape_markdown(str(check.get('name', '?')))}: {summary}"
+    return Trusted(line)
 
 
 def lines(entries: Sequence[TimelineEntry]) -> list[TimelineLine]:

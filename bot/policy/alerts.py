@@ -95,7 +95,10 @@ class AlertRoute(BaseModel):
     severity: str | None = None  # a ladder name; None: mapped from the severity label
     channel: str | None = None  # notify: where; None: the announce channel
     title: str | None = None  # a Jinja template over labels, annotations, source_title
-    runbook: str | None = None  # the diagnostics runbook to run on a declared incident
+    # The diagnostics runbook offered on the card of an incident this route declares, and
+    # whether it runs as soon as the incident opens.
+    runbook: str | None = None
+    auto_run: bool = False
     auto_resolve: bool = False  # resolve the incident when every alert of it resolves
     # An alert group firing again this soon after its incident resolved reopens it.
     reopen_within: Duration = timedelta(hours=1)

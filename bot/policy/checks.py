@@ -35,11 +35,24 @@ def inconsistencies(policy: Policy) -> list[str]:
             problems.append(
                 f"{route.label(index)}.severity: " + _unknown_severity(policy, route.severity)
             )
-    for action, rule in policy.permissions.items():
-        for role in rule.roles:
+    runbooks = [runbook.name for runbook in policy.diagnostics.runbooks]
+    for index, route in enumerate(policy.alerts.routes):
+        if route.runbook is not None and route.runbook not in runbooks:
+            problems.append(
+                f"{route.label(index)}.runbook: no diagnostics runbook is named "
+                f"{route.runbook!r}"
+                + (f"; the runbooks are {', '.join(runbooks)}" if runbooks else "")
+            )
+        if route.auto_run and route.runbook is None:
+            problems.append(f"{route.label(index)}.auto_run: needs a runbook to run")
+    rules = [(f"permissions.{action}", rule.roles) for action, rule in policy.permissions.items()]
+    if policy.diagnostics.run is not None:
+        rules.append(("diagnostics.run", policy.diagnostics.run.roles))
+    for where, roles in rules:
+        for role in roles:
             if role not in policy.roles:
                 problems.append(
-                    f"permissions.{action}.roles: unknown role {role!r}; the roles are "
+                    f"{where}.roles: unknown role {role!r}; the roles are "
                     f"{', '.join(sorted(policy.roles))} (a new one is defined under roles:)"
                 )
     return problems

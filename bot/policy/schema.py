@@ -30,6 +30,7 @@ from bot.errors import ConfigurationError, UnknownSeverity
 from bot.policy.alerts import AlertRoute, AlertSourceConfig, AlertSources, AlertsPolicy
 from bot.policy.checks import inconsistencies
 from bot.policy.defaults import DEFAULT_POLICY_DATA, NEXT_BUSINESS_DAY, merge_policy_data
+from bot.policy.diagnostics import DiagnosticsPolicy
 from bot.policy.fields import Duration
 from bot.policy.fields import _to_timedelta as _to_timedelta  # for imports from here
 from bot.policy.policy_file import describe_invalid, read_policy_file
@@ -43,6 +44,7 @@ __all__ = [  # what the rest of warroom imports from here
     "AlertsPolicy",
     "BusinessHours",
     "Contacts",
+    "DiagnosticsPolicy",
     "Duration",
     "EscalationLevel",
     "PagerDutyTarget",
@@ -200,6 +202,7 @@ Action = Literal[
     "role",
     "capture",
     "silence",
+    "diagnose",
 ]
 
 
@@ -225,6 +228,8 @@ class Policy(BaseModel):
     roles: dict[str, str] = PydanticField(default_factory=dict)
     # Where alerts come from, and which become incidents (bot.alerts.routing).
     alerts: AlertsPolicy = AlertsPolicy()
+    # Checks and runbooks responders may run from an incident (bot.diagnostics).
+    diagnostics: DiagnosticsPolicy = DiagnosticsPolicy()
 
     @field_validator("roles")
     @classmethod
@@ -275,6 +280,12 @@ class Policy(BaseModel):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def permission(self, action: Action) -> Permission | None:
+        """Who may take `action`, if the policy says (None: the default rule)."""
+        if action == "diagnose" and self.diagnostics.run is not None:
+            return Permission.model_validate(self.diagnostics.run.model_dump())
+        return self.permissions.get(action)
 
     def severity(self, text: str) -> SeverityLevel:
         """The severity a person typed (name or alias, any case); UnknownSeverity otherwise."""

@@ -112,6 +112,8 @@ class Incident(SQLModel, table=True):
     alert_digest_through: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     alerts_resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     storm_route: int | None = Field(default=None)
+    # The diagnostics runbook its alert route attached (offered on the card), if any.
+    runbook: str | None = Field(default=None, max_length=64)
 
 
 def set_next_update(incident: Incident, when: datetime | None) -> None:
@@ -185,6 +187,7 @@ class TimelineKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"  # a chat effect or page refused for good
     ALERT = "alert"  # an alert of the incident fired, fired again or resolved
     SILENCED = "silenced"  # its alerts silenced at the alert source, by whom, until when
+    DIAGNOSTICS = "diagnostics"  # a diagnostics run's results (one entry per run)
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -306,3 +309,35 @@ class Alert(SQLModel, table=True):
     starts_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     changed_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"  # asked for; its checks not started yet
+    RUNNING = "running"
+    DONE = "done"
+    INTERRUPTED = "interrupted"  # warroom stopped while its checks ran
+
+
+class DiagnosticRun(SQLModel, table=True):
+    """One run of diagnostics on an incident: which checks, who asked, what they found
+    (redacted), and the channel message that shows it, edited as the run ends."""
+
+    __tablename__ = "diagnostic_run"
+    __table_args__ = (Index("ix_diagnostic_run_incident_state", "incident_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    # What was asked for: a check's or runbook's name, or "all"; and how it reads.
+    target: str = Field(max_length=64)
+    label: str = Field(max_length=200)
+    checks: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    stop_on_failure: bool = False
+    state: RunState = Field(default=RunState.QUEUED, sa_column=enum_column(RunState))
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = Field(sa_column=utc_column(nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    results: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    message_ref: str | None = Field(default=None, max_length=64)

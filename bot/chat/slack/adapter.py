@@ -285,6 +285,8 @@ class SlackChat:
 
     async def post(self, *, channel_id: str, message: Message) -> str:
         args = self._message_args(message)
+        if message.thread_ref:
+            args["thread_ts"] = message.thread_ref
         data = await self._call(
             "chat.postMessage",
             lambda: self._once.chat_postMessage(
@@ -313,15 +315,26 @@ class SlackChat:
             "chat.delete", lambda: self._client.chat_delete(channel=channel_id, ts=message_ref)
         )
 
-    async def _marked(self, channel_id: str) -> list[tuple[str, str]]:
-        """(ts, marker) of the channel's recent messages that carry one, newest first."""
-        data = await self._call(
-            "conversations.history",
-            lambda: self._client.conversations_history(
-                channel=channel_id, limit=HISTORY_SCAN_LIMIT, include_all_metadata=True
-            ),
-            joining=channel_id,  # an announce channel the bot only ever posted in
-        )
+    async def _marked(self, channel_id: str, thread_ref: str | None) -> list[tuple[str, str]]:
+        """(ts, marker) of the channel's (or a thread's) recent messages that carry one."""
+        if thread_ref is not None:
+            data = await self._call(
+                "conversations.replies",
+                lambda: self._client.conversations_replies(
+                    channel=channel_id,
+                    ts=thread_ref,
+                    limit=HISTORY_SCAN_LIMIT,
+                    include_all_metadata=True,
+                ),
+            )
+        else:
+            data = await self._call(
+                "conversations.history",
+                lambda: self._client.conversations_history(
+                    channel=channel_id, limit=HISTORY_SCAN_LIMIT, include_all_metadata=True
+                ),
+                joining=channel_id,  # an announce channel the bot only ever posted in
+            )
         found = []
         for message in data.get("messages") or []:
             marker = _marker_of(message)
@@ -329,13 +342,18 @@ class SlackChat:
                 found.append((str(message["ts"]), marker))
         return found
 
-    async def find_marked(self, *, channel_id: str, marker: str) -> str | None:
+    async def find_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> str | None:
         # The oldest copy: the one a sweep of late duplicates keeps when nothing is recorded.
-        copies = await self.all_marked(channel_id=channel_id, marker=marker)
+        copies = await self.all_marked(channel_id=channel_id, marker=marker, thread_ref=thread_ref)
         return copies[0] if copies else None
 
-    async def all_marked(self, *, channel_id: str, marker: str) -> list[str]:
-        refs = [ts for ts, found in await self._marked(channel_id) if found == marker]
+    async def all_marked(
+        self, *, channel_id: str, marker: str, thread_ref: str | None = None
+    ) -> list[str]:
+        marked = await self._marked(channel_id, thread_ref)
+        refs = [ts for ts, found in marked if found == marker]
         return sorted(refs, key=float)
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:

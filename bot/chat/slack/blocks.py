@@ -146,7 +146,26 @@ def to_block_pages(markdown: str) -> list[list[dict[str, Any]]]:
     return [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)] or [[]]
 
 
+# A code block (a command's output): kept whole, in sections of its own.
+_FENCE = re.compile(r"^```\n(?P<code>.*?)\n?```$", re.MULTILINE | re.DOTALL)
+_FENCE_MARKS = len("```\n\n```")
+
+
 def _markdown_blocks(markdown: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    last = 0
+    for fence in _FENCE.finditer(markdown):
+        blocks.extend(_prose_blocks(markdown[last : fence.start()]))
+        code = to_mrkdwn(fence.group("code"))
+        blocks.extend(
+            _section(f"```\n{piece}\n```") for piece in _split(code, SECTION_LIMIT - _FENCE_MARKS)
+        )
+        last = fence.end()
+    blocks.extend(_prose_blocks(markdown[last:]))
+    return blocks
+
+
+def _prose_blocks(markdown: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     pending: list[str] = []
     for paragraph in re.split(r"\n\s*\n", markdown.strip()):

@@ -30,6 +30,11 @@ alerts:
       reopen_within: 1h
       max_new_incidents_per_minute: 10
     - {matchers: ['severity="warning"'], action: notify, channel: C0TRIAGE}
+diagnostics:
+  checks:
+    - {name: api-health, type: http, url: "https://api.example.com/api/health"}
+  runbooks:
+    - {name: app-unresponsive, steps: [{check: api-health}]}
 """
 
 

@@ -1,0 +1,136 @@
+"""What `/incident` commands mean once parsed: one small value per command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.incidents.status import Status
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class DeclareCommand:
+    severity: str
+    title: str
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class DeclareFormCommand:
+    """`declare` alone: the declaration form opens."""
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class IncidentCommand:
+    """A command on one incident: `number` when typed as INC-N, else the channel's."""
+
+    number: int | None
+
+
+@dataclass(frozen=True)
+class AcknowledgeCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class StatusCommand(IncidentCommand):
+    status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SeverityCommand(IncidentCommand):
+    severity: str
+
+
+@dataclass(frozen=True)
+class NoteCommand(IncidentCommand):
+    text: str
+
+
+@dataclass(frozen=True)
+class ResolveCommand(IncidentCommand):
+    resolution: str = ""
+
+
+@dataclass(frozen=True)
+class ReopenCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class TimelineCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class UpdateCommand(IncidentCommand):
+    """With no text, the update form opens instead."""
+
+    text: str = ""
+    next_in: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class EscalateCommand(IncidentCommand):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RoleCommand(IncidentCommand):
+    role: str
+    user: str
+
+
+@dataclass(frozen=True)
+class RolesCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class SilenceCommand(IncidentCommand):
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class DiagnosticsListCommand:
+    """`diag` alone: what can be run."""
+
+
+@dataclass(frozen=True)
+class DiagnosticsCommand(IncidentCommand):
+    """`diag <name>`: a check, a runbook or `all`, by name only (never arguments)."""
+
+    target: str
+
+
+Command = (
+    HelpCommand
+    | DeclareCommand
+    | DeclareFormCommand
+    | AcknowledgeCommand
+    | StatusCommand
+    | SeverityCommand
+    | NoteCommand
+    | ResolveCommand
+    | ReopenCommand
+    | ListCommand
+    | TimelineCommand
+    | RoleCommand
+    | RolesCommand
+    | UpdateCommand
+    | EscalateCommand
+    | SilenceCommand
+    | DiagnosticsListCommand
+    | DiagnosticsCommand
+)
