@@ -12,8 +12,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 BOT, HANDLERS = PROJECT_ROOT / "bot", PROJECT_ROOT / "handlers"
-# The composition root picks the adapters; the Slack adapter is Slack's own place.
-PLATFORM_PLACES = (BOT / "app.py", BOT / "chat" / "slack")
+# The composition root (app.py, and lifespan.py which runs it) picks the adapters; the
+# Slack adapter is Slack's own place.
+PLATFORM_PLACES = (BOT / "app.py", BOT / "lifespan.py", BOT / "chat" / "slack")
 SLACK_LIBRARIES = ("slack_sdk", "slack_bolt", "aiohttp")
 STORAGE = ("bot.storage", "sqlalchemy", "sqlmodel", "alembic")
 

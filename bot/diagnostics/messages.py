@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.chat.port import Message
+from bot.diagnostics.redact import redact
 from bot.diagnostics.results import CheckOutcome, CheckResult, Tally
 from bot.incidents.status import incident_key
 from bot.policy.diagnostics import DiagnosticsPolicy
@@ -76,7 +77,7 @@ def _line(result: CheckResult, policy: DiagnosticsPolicy | None = None) -> Check
         latency=latency_text(result.latency_ms),
         summary=result.summary,
         hint=result.hint,
-        target=check.target() if check is not None else "",
+        target=redact(check.target()) if check is not None else "",
         details=result.details,
         output=result.output,
     )
@@ -141,7 +142,7 @@ def catalogue(policy: DiagnosticsPolicy, *, renderer: Renderer) -> str:
             "name": check.name,
             "type": getattr(check, "type", "?"),
             "timeout": format_duration(check.timeout),
-            "target": check.target(),
+            "target": redact(check.target()),
             "description": check.description,
         }
         for check in policy.checks

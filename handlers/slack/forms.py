@@ -8,7 +8,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.chat.slack.blocks import to_plain
 from bot.chat.slack.forms import carried_context, submitted_values
-from bot.inbound.forms import DECLARE_FORM, TIMELINE_PICKER_FORM, UPDATE_FORM
+from bot.inbound.forms import (
+    DECLARE_FORM,
+    DIAGNOSTICS_PICKER_FORM,
+    TIMELINE_PICKER_FORM,
+    UPDATE_FORM,
+)
 from bot.inbound.requests import FormSubmission
 from bot.inbound.submissions import FormSubmissions
 from handlers.slack.payloads import dig, requester_of
@@ -43,5 +48,5 @@ class SubmittedForms:
 
 
 def register(app: AsyncApp, *, forms: SubmittedForms) -> None:
-    for form in (DECLARE_FORM, UPDATE_FORM, TIMELINE_PICKER_FORM):
+    for form in (DECLARE_FORM, UPDATE_FORM, TIMELINE_PICKER_FORM, DIAGNOSTICS_PICKER_FORM):
         app.view(form)(forms.submit)
