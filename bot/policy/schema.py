@@ -283,8 +283,12 @@ class Policy(BaseModel):
 
     def permission(self, action: Action) -> Permission | None:
         """Who may take `action`, if the policy says (None: the default rule)."""
-        if action == "diagnose" and self.diagnostics.run is not None:
-            return Permission.model_validate(self.diagnostics.run.model_dump())
+        run = self.diagnostics.run
+        if action == "diagnose" and run is not None:
+            # `run: {roles: [], users: []}` names nobody: read as no rule, not as "no one".
+            if not (run.roles or run.users):
+                return None
+            return Permission(roles=run.roles, users=run.users)
         return self.permissions.get(action)
 
     def severity(self, text: str) -> SeverityLevel:
