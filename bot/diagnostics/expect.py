@@ -33,7 +33,6 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_COMPARISON = re.compile(r"^(?P<path>\$\S*)\s*(?P<op>==|!=|<=|>=|<|>)\s*(?P<literal>.+)$", re.S)
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 _MISSING = object()
 
@@ -58,39 +57,52 @@ class Expectation:
             return None if value else f"{self.path} is {_shown(value)}"
         if self.op in _ORDERING and not (_is_number(value) and _is_number(self.expected)):
             return f"{self.path} is {_shown(value)}, not a number"
-        try:
-            met = _OPERATORS[self.op](value, self.expected)
-        except TypeError:
-            met = False
+        if self.op in ("==", "!=") and isinstance(value, bool) != isinstance(self.expected, bool):
+            met = self.op == "!="  # JSON's true is not the number 1
+        else:
+            try:
+                met = _OPERATORS[self.op](value, self.expected)
+            except TypeError:
+                met = False
         return None if met else f"{self.path} is {_shown(value)}"
 
     @property
     def path(self) -> str:
-        return self.text.split()[0] if self.op is None else _path_text(self.steps)
+        return _path_text(self.steps)
 
     def _find(self, body: Any) -> Any:
         node = body
         for step in self.steps:
-            if isinstance(step, int) and isinstance(node, list) and -len(node) <= step < len(node):
+            if isinstance(step, int):
+                if not (isinstance(node, list) and -len(node) <= step < len(node)):
+                    return _MISSING
                 node = node[step]
-            elif isinstance(step, str) and isinstance(node, dict) and step in node:
+            elif isinstance(node, dict) and step in node:
                 node = node[step]
             else:
                 return _MISSING
         return node
 
 
+_OPERATOR = re.compile(r"(==|!=|<=|>=|<|>)\s*(.+)$", re.S)
+
+
 def parse_expectation(text: str) -> Expectation:
     text = text.strip()
-    match = _COMPARISON.match(text)
-    path_text, op, literal = (
-        (match["path"], match["op"], match["literal"].strip()) if match else (text, None, None)
-    )
-    steps = _parse_path(path_text, text)
-    if op is None or literal is None:
+    if not text.startswith("$"):
+        raise ExpectationError(
+            f'{text!r}: an expectation starts with a path from $, e.g. $.status == "ok"'
+        )
+    steps, position = _parse_path(text)
+    rest = text[position:].strip()
+    if not rest:
         return Expectation(text=text, steps=steps, op=None)
+    comparison = _OPERATOR.match(rest)
+    if comparison is None:
+        raise ExpectationError(f"{text!r}: cannot read the path from {rest!r}")
+    op, literal = comparison.group(1), comparison.group(2).strip()
     try:
-        expected = json.loads(literal)
+        expected = json.loads(literal, parse_constant=_no_constant)
     except ValueError:
         raise ExpectationError(
             f"{text!r}: {literal!r} is not a JSON value (quote strings with double quotes)"
@@ -102,25 +114,28 @@ def parse_expectation(text: str) -> Expectation:
     return Expectation(text=text, steps=steps, op=op, expected=expected)
 
 
-def _parse_path(path: str, text: str) -> tuple[str | int, ...]:
-    if not path.startswith("$"):
-        raise ExpectationError(
-            f"{text!r}: an expectation starts with a path from $, e.g. $.status == \"ok\""
-        )
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")  # NaN, Infinity: nothing compares
+
+
+def _parse_path(text: str) -> tuple[tuple[str | int, ...], int]:
+    """The steps after `$`, and where the path ends (an operator, a space, or the end)."""
     steps: list[str | int] = []
     position = 1
-    while position < len(path):
-        step = _STEP.match(path, position)
-        if step is None:
-            raise ExpectationError(f"{text!r}: cannot read the path from {path[position:]!r}")
+    while position < len(text) and (step := _STEP.match(text, position)) is not None:
         if step["name"] is not None:
             steps.append(step["name"])
         elif step["index"] is not None:
             steps.append(int(step["index"]))
         else:
-            steps.append(json.loads(f'"{step["quoted"]}"'))
+            try:
+                steps.append(json.loads(f'"{step["quoted"]}"'))
+            except ValueError:
+                raise ExpectationError(
+                    f"{text!r}: {step.group(0)!r} is not a valid quoted name"
+                ) from None
         position = step.end()
-    return tuple(steps)
+    return tuple(steps), position
 
 
 def _path_text(steps: tuple[str | int, ...]) -> str:

@@ -8,7 +8,7 @@ steps go one after the other, and after a failed step the rest are shown as skip
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -62,10 +62,6 @@ def plan_for(policy: DiagnosticsPolicy, target: str) -> Plan:
     raise UserError(f"no check or runbook is named {excerpt(target)}: `/incident diag` lists them")
 
 
-def stored_plan(target: str, label: str, steps: Sequence[Step], stop: bool) -> Plan:
-    return Plan(target, label, tuple(steps), stop)
-
-
 def budget(policy: DiagnosticsPolicy, plan: Plan) -> timedelta:
     """The longest the checks of `plan` can take: the sum of a tree's timeouts, else the
     longest one."""
@@ -87,8 +83,18 @@ async def execute(policy: DiagnosticsPolicy, plan: Plan, run: CheckRunner) -> li
     """Every step's result, in the plan's order."""
     if plan.stop_on_failure:
         return await _one_by_one(policy, plan, run)
-    found = await asyncio.gather(*(_step(policy, step, run) for step in plan.steps))
-    return list(found)
+    started: list[asyncio.Task[CheckResult]] = []
+    try:
+        for step in plan.steps:
+            started.append(asyncio.create_task(_step(policy, step, run)))
+            # Each check's set-up (a client, a process) in a turn of the loop of its own:
+            # twenty started in one turn would hold up everything else for tens of ms.
+            await asyncio.sleep(0)
+        return list(await asyncio.gather(*started))
+    except asyncio.CancelledError:
+        for task in started:
+            task.cancel()
+        raise
 
 
 async def _one_by_one(policy: DiagnosticsPolicy, plan: Plan, run: CheckRunner) -> list[CheckResult]:
