@@ -4,11 +4,12 @@ diagnostic trees built from them.
 People only ever choose a check or runbook by name: every target, argument and header
 is written here by the operator. Secrets are never written here either: a header value,
 a DSN or a command's environment names the environment variable that holds it
-(`{env: NAME}`), looked up when the check runs (`bot.diagnostics.secrets`).
+(`{env: NAME}`), looked up when the check runs (`bot.diagnostics.checks`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -139,6 +140,17 @@ class HttpCheck(CheckBase):
     def _valid_url(cls, value: str) -> str:
         return _url(value)
 
+    @field_validator("expect_status")
+    @classmethod
+    def _valid_statuses(cls, value: int | tuple[int, ...]) -> int | tuple[int, ...]:
+        statuses = (value,) if isinstance(value, int) else value
+        if not statuses:
+            raise ValueError("expect_status names at least one status")
+        for status in statuses:
+            if not 100 <= status <= 599:
+                raise ValueError(f"{status} is not an HTTP status (100 to 599)")
+        return value
+
     def statuses(self) -> tuple[int, ...]:
         return (self.expect_status,) if isinstance(self.expect_status, int) else self.expect_status
 
@@ -173,6 +185,12 @@ class PostgresCheck(CheckBase):
     # A query running longer than this warns (None: never).
     warn_query_age: Duration | None = timedelta(minutes=5)
 
+    @model_validator(mode="after")
+    def _warn_before_fail(self) -> PostgresCheck:
+        if self.warn_connections > self.fail_connections:
+            raise ValueError("warn_connections must not be more than fail_connections")
+        return self
+
     def target(self) -> str:
         return f"the database in ${self.dsn_env}"
 
@@ -189,6 +207,19 @@ class DnsCheck(CheckBase):
     @classmethod
     def _valid_host(cls, value: str) -> str:
         return _host(value)
+
+    @field_validator("expect_address")
+    @classmethod
+    def _valid_addresses(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        # The lookup answers addresses only: a name here could never be met.
+        for address in (value,) if isinstance(value, str) else value or ():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        if value == ():
+            raise ValueError("expect_address names at least one address")
+        return value
 
     def addresses(self) -> tuple[str, ...]:
         if self.expect_address is None:
@@ -243,6 +274,24 @@ class PrometheusCheck(CheckBase):
     def _valid_url(cls, value: str) -> str:
         return _url(value)
 
+    @model_validator(mode="after")
+    def _warn_before_fail(self) -> PrometheusCheck:
+        # A warning comes before the failure: a value crossing the failing bound has
+        # crossed the warning one already.
+        if (
+            self.warn_above is not None
+            and self.fail_above is not None
+            and self.warn_above > self.fail_above
+        ):
+            raise ValueError("warn_above must not be more than fail_above")
+        if (
+            self.warn_below is not None
+            and self.fail_below is not None
+            and self.warn_below < self.fail_below
+        ):
+            raise ValueError("warn_below must not be less than fail_below")
+        return self
+
     def target(self) -> str:
         return f"{httpx.URL(self.url).copy_with(userinfo=b'')} {self.query}"
 
@@ -254,8 +303,8 @@ class CommandCheck(CheckBase):
     type: Literal["command"]
     argv: Annotated[tuple[str, ...], PydanticField(min_length=1)]
     cwd: str | None = None
-    # The command's environment: PATH, HOME and LANG of warroom's, plus these (warroom's
-    # own secrets are never passed on).
+    # The command's environment: PATH, HOME, LANG, LC_ALL and TZ of warroom's, plus these
+    # (warroom's own secrets are never passed on).
     env: dict[EnvName, Value] = PydanticField(default_factory=dict)
     expect_exit: int = 0
 
@@ -351,6 +400,7 @@ class DiagnosticsPolicy(BaseModel):
         return [
             f"diagnostics check {check.name}: ${name} is not set, so the check cannot run"
             for check in self.checks
-            for name in check.env_refs()
+            # A variable named twice (two headers from one token) is one problem.
+            for name in dict.fromkeys(check.env_refs())
             if not environ.get(name)
         ]
