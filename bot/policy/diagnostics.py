@@ -363,24 +363,23 @@ class DiagnosticsPolicy(BaseModel):
     def _names(self) -> DiagnosticsPolicy:
         problems: list[str] = []
         seen: dict[str, str] = {}
-        for index, check in enumerate(self.checks):
-            where = f"diagnostics.checks[{index}] ({check.name})"
-            if check.name in RESERVED_NAMES:
-                problems.append(f"{where}: {check.name!r} means something else to /incident diag")
-            elif check.name in seen:
-                problems.append(f"{where}: the name is used by {seen[check.name]} too")
-            seen.setdefault(check.name, where)
+        # Checks and runbooks share one namespace: `/incident diag <name>` takes either.
+        named = [("checks", index, check.name) for index, check in enumerate(self.checks)]
+        named += [("runbooks", index, book.name) for index, book in enumerate(self.runbooks)]
+        for section, index, name in named:
+            where = f"diagnostics.{section}[{index}] ({name})"
+            if name in RESERVED_NAMES:
+                problems.append(f"{where}: {name!r} means something else to /incident diag")
+            elif name in seen:
+                problems.append(f"{where}: the name is used by {seen[name]} too")
+            seen.setdefault(name, where)
+        checks = set(self.check_names())
         for index, runbook in enumerate(self.runbooks):
-            where = f"diagnostics.runbooks[{index}] ({runbook.name})"
-            if runbook.name in RESERVED_NAMES:
-                problems.append(f"{where}: {runbook.name!r} means something else to /incident diag")
-            elif runbook.name in seen:
-                problems.append(f"{where}: the name is used by {seen[runbook.name]} too")
-            seen.setdefault(runbook.name, where)
             for step_index, step in enumerate(runbook.steps):
-                if step.check not in self.check_names():
+                if step.check not in checks:
                     problems.append(
-                        f"{where}.steps[{step_index}]: no check is named {step.check!r}"
+                        f"diagnostics.runbooks[{index}] ({runbook.name}).steps[{step_index}]: "
+                        f"no check is named {step.check!r}"
                     )
         if problems:
             raise ValueError("\n".join(problems))

@@ -112,18 +112,24 @@ def diag_policy(tmp_path: Path, text: str = POLICY) -> Policy:
     return load_policy(path)
 
 
-@pytest.fixture
-async def diag(database_url: str, clock: SteppingClock, tmp_path: Path) -> AsyncIterator[Diag]:
+def wired(database_url: str, clock: SteppingClock, policy: Policy) -> Diag:
+    """Warroom as it serves with `policy`, its checks scripted by the test."""
     chat = FakeChat()
     chat.add_channel("C0ANNOUNCE", "incidents")
     checks = ScriptedChecks()
     warroom = build(
-        unit_settings(database_url),
-        chat=chat,
-        clock=clock,
-        policy=diag_policy(tmp_path),
-        run_check=checks,
+        unit_settings(database_url), chat=chat, clock=clock, policy=policy, run_check=checks
     )
-    yield Diag(warroom, chat, clock, checks)
-    await warroom.http.aclose()
-    warroom.db.dispose()
+    return Diag(warroom, chat, clock, checks)
+
+
+async def closed(diag: Diag) -> None:
+    await diag.warroom.http.aclose()
+    diag.warroom.db.dispose()
+
+
+@pytest.fixture
+async def diag(database_url: str, clock: SteppingClock, tmp_path: Path) -> AsyncIterator[Diag]:
+    built = wired(database_url, clock, diag_policy(tmp_path))
+    yield built
+    await closed(built)

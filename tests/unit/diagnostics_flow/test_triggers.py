@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import build
-from bot.chat.fake import FakeChat
 from bot.incidents.cards import DIAGNOSE_ACTION
 from bot.storage.models import DiagnosticRun, Incident
 from tests.conftest import SteppingClock
 from tests.unit.alerts.conftest import alert, batch
-from tests.unit.conftest import unit_settings
-from tests.unit.diagnostics_flow.conftest import POLICY, Diag, ScriptedChecks, diag_policy
+from tests.unit.diagnostics_flow.conftest import POLICY, Diag, closed, diag_policy, wired
 
 ROUTED = (
     POLICY
@@ -34,19 +31,9 @@ alerts:
 
 @pytest.fixture
 async def routed(database_url: str, clock: SteppingClock, tmp_path: Path) -> AsyncIterator[Diag]:
-    chat = FakeChat()
-    chat.add_channel("C0ANNOUNCE", "incidents")
-    checks = ScriptedChecks()
-    warroom = build(
-        unit_settings(database_url),
-        chat=chat,
-        clock=clock,
-        policy=diag_policy(tmp_path, ROUTED),
-        run_check=checks,
-    )
-    yield Diag(warroom, chat, clock, checks)
-    await warroom.http.aclose()
-    warroom.db.dispose()
+    built = wired(database_url, clock, diag_policy(tmp_path, ROUTED))
+    yield built
+    await closed(built)
 
 
 async def test_an_alert_route_runs_its_runbook_as_the_incident_opens(routed: Diag) -> None:
