@@ -40,6 +40,19 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file to share in a channel (the postmortem), introduced by `comment` (our
+    Markdown). `filename` names it for people and identifies it: an upload whose answer
+    was lost is found again by it (`files_named`) instead of being shared twice."""
+
+    filename: str
+    title: str
+    content: bytes
+    comment: str = ""
+    mime_type: str = "text/markdown"
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """A message in a channel, as the platform has it."""
 
@@ -112,6 +125,24 @@ class ChatPlatform(Protocol):
         """Of `names`, the channels that exist and that this bot opened itself (it
         created them and is in them), by name: what an open_channel whose answer was
         lost may have created."""
+        ...
+
+    async def upload_file(self, *, channel_id: str, document: Document) -> str:
+        """Share a file in the channel, with its comment; returns the file's reference."""
+        ...
+
+    async def files_named(self, *, channel_id: str, filename: str) -> list[str]:
+        """The references of recent files this bot shared in the channel under
+        `filename`, oldest first: what an upload whose answer was lost may have shared."""
+        ...
+
+    async def delete_file(self, *, file_ref: str) -> None:
+        """Remove a file this bot shared; one already gone is not an error."""
+        ...
+
+    async def direct_channel(self, *, user_id: str) -> str:
+        """The conversation between this bot and one person (opened if need be), to
+        `post` reminders meant for them alone."""
         ...
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:

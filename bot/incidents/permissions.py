@@ -37,6 +37,9 @@ ACTION_WORDS: dict[Action, str] = {
     "capture": "add messages to",
     "silence": "silence the alerts of",
     "diagnose": "run diagnostics on",
+    "postmortem": "write the postmortem of",
+    "close": "close",
+    "action": "change the action items of",
 }
 
 

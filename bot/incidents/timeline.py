@@ -97,6 +97,10 @@ def describe(entry: TimelineEntry) -> Trusted:
             line = f"🔕 Alerts silenced until {until} by {who}"
         case TimelineKind.DIAGNOSTICS:
             return _diagnostics_line(entry, who)
+        case TimelineKind.POSTMORTEM:
+            line = _postmortem_line(data, who)
+        case TimelineKind.ACTION_ITEM:
+            line = _action_item_line(data, who)
         case TimelineKind.ACKNOWLEDGED if "after_seconds" in data:
             after = format_elapsed(timedelta(seconds=int(data["after_seconds"])))
             line = f"Acknowledged by {who} after {after}"
@@ -152,6 +156,42 @@ def _diagnostics_line(entry: TimelineEntry, who: str) -> Trusted:
         summary = escape_markdown(str(check.get("summary", "")))
         line += f" · {icon} {escape_markdown(str(check.get('name', '?')))}: {summary}"
     return Trusted(line)
+
+
+_POSTMORTEM_WORDS = {
+    "written": "📝 Postmortem written",
+    "edited": "📝 Postmortem edited",
+    "exported": "📄 Postmortem exported",
+    "published": "📄 Postmortem published",
+    "completed": "🏁 Postmortem completed",
+}
+
+
+def _postmortem_line(data: Mapping[str, Any], who: str) -> str:
+    """📄 Postmortem exported (version 2, INC-7-postmortem-v2.md) by @alex"""
+    line = _POSTMORTEM_WORDS.get(str(data.get("op")), "📝 Postmortem")
+    details = []
+    if data.get("version"):
+        details.append(f"version {int(data['version'])}")
+    if data.get("file"):
+        details.append(escape_markdown(str(data["file"])))
+    shown = f" ({', '.join(details)})" if details else ""
+    return f"{line}{shown} by {who}"
+
+
+def _action_item_line(data: Mapping[str, Any], who: str) -> str:
+    """☑️ Action item 2 added by @alex (owner @sam, due 2026-12-09)"""
+    number = data.get("number", "?")
+    if data.get("op") == "done":
+        return f"✅ Action item {number} done by {who}"
+    details = []
+    if data.get("owner"):
+        details.append(f"owner {user_ref(str(data['owner']))}")
+    if data.get("due"):
+        details.append(f"due {escape_markdown(str(data['due']))}")
+    return f"☑️ Action item {number} added by {who}" + (
+        f" ({', '.join(details)})" if details else ""
+    )
 
 
 def lines(entries: Sequence[TimelineEntry]) -> list[TimelineLine]:

@@ -35,6 +35,9 @@ def inconsistencies(policy: Policy) -> list[str]:
             problems.append(
                 f"{route.label(index)}.severity: " + _unknown_severity(policy, route.severity)
             )
+    for severity in policy.postmortem.required or ():
+        if severity not in names:
+            problems.append("postmortem.required: " + _unknown_severity(policy, severity))
     runbooks = [runbook.name for runbook in policy.diagnostics.runbooks]
     for index, route in enumerate(policy.alerts.routes):
         if route.runbook is not None and route.runbook not in runbooks:

@@ -34,6 +34,7 @@ from bot.policy.diagnostics import DiagnosticsPolicy
 from bot.policy.fields import Duration
 from bot.policy.fields import _to_timedelta as _to_timedelta  # for imports from here
 from bot.policy.policy_file import describe_invalid, read_policy_file
+from bot.policy.postmortem import ConfluenceSettings, PostmortemPolicy
 
 __all__ = [  # what the rest of warroom imports from here
     "NEXT_BUSINESS_DAY",
@@ -43,6 +44,7 @@ __all__ = [  # what the rest of warroom imports from here
     "AlertSources",
     "AlertsPolicy",
     "BusinessHours",
+    "ConfluenceSettings",
     "Contacts",
     "DiagnosticsPolicy",
     "Duration",
@@ -50,6 +52,7 @@ __all__ = [  # what the rest of warroom imports from here
     "PagerDutyTarget",
     "Permission",
     "Policy",
+    "PostmortemPolicy",
     "SeverityLevel",
     "WebhookTarget",
     "default_policy",
@@ -203,6 +206,9 @@ Action = Literal[
     "capture",
     "silence",
     "diagnose",
+    "postmortem",
+    "close",
+    "action",
 ]
 
 
@@ -230,6 +236,8 @@ class Policy(BaseModel):
     alerts: AlertsPolicy = AlertsPolicy()
     # Checks and runbooks responders may run from an incident (bot.diagnostics).
     diagnostics: DiagnosticsPolicy = DiagnosticsPolicy()
+    # When the postmortem is due, for which severities, where it is published.
+    postmortem: PostmortemPolicy = PostmortemPolicy()
 
     @field_validator("roles")
     @classmethod
@@ -301,6 +309,10 @@ class Policy(BaseModel):
 
     def severity_names(self) -> list[str]:
         return [level.name for level in self.severities]
+
+    def postmortem_required(self, severity: str) -> bool:
+        """Whether an incident of `severity` (as stored: the level's name) owes a postmortem."""
+        return severity in self.postmortem.required_severities(self.severity_names())
 
     def as_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

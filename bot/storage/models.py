@@ -114,6 +114,12 @@ class Incident(SQLModel, table=True):
     storm_route: int | None = Field(default=None)
     # The diagnostics runbook its alert route attached (offered on the card), if any.
     runbook: str | None = Field(default=None, max_length=64)
+    # When the postmortem's next follow-through reminder is due (None: none owed), and
+    # when it was closed (its postmortem complete).
+    followup_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 def set_next_update(incident: Incident, when: datetime | None) -> None:
@@ -188,6 +194,8 @@ class TimelineKind(StrEnum):
     ALERT = "alert"  # an alert of the incident fired, fired again or resolved
     SILENCED = "silenced"  # its alerts silenced at the alert source, by whom, until when
     DIAGNOSTICS = "diagnostics"  # a diagnostics run's results (one entry per run)
+    POSTMORTEM = "postmortem"  # the postmortem written, edited, exported or completed
+    ACTION_ITEM = "action_item"  # a follow-up action added or done
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -341,3 +349,8 @@ class DiagnosticRun(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     message_ref: str | None = Field(default=None, max_length=64)
+
+
+# Registered on the same metadata; defined apart to keep this module about incidents.
+from bot.storage.postmortem_models import ActionItem as ActionItem  # noqa: E402
+from bot.storage.postmortem_models import Postmortem as Postmortem  # noqa: E402
