@@ -42,6 +42,8 @@ from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.views import IncidentViews
 from bot.lifespan import lifespan_of
 from bot.policy.schema import Policy, load_policy
+from bot.postmortem.effects import PostmortemEffects
+from bot.postmortem.wiring import wire_postmortems
 from bot.storage.database import Database
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
@@ -67,6 +69,7 @@ class Warroom:
     lifecycle: IncidentLifecycle
     capture: TimelineCapture
     inbound: Inbound
+    submissions: FormSubmissions  # forms filled in
     follow_ups: Background  # work after an acknowledgement
     worker: DeliveryWorker
     timers: Timers
@@ -126,12 +129,23 @@ def build(
     diagnostics_effects = DiagnosticsEffects(
         db=db, chat=chat, effects=effects, policy=policy.diagnostics, renderer=renderer
     )
+    postmortem_effects = PostmortemEffects(
+        db=db,
+        chat=chat,
+        effects=effects,
+        policy=policy,
+        renderer=renderer,
+        http=http,
+        environ=environ,
+        clock=clock,
+    )
     worker = DeliveryWorker(
         db=db,
         effects={
             **effects.registry(),
             **alert_effects.registry(),
             **diagnostics_effects.registry(),
+            **postmortem_effects.registry(),
             DeliveryKind.RUN_DIAGNOSTICS.value: lambda delivery: diagnostics.run(delivery),
             DeliveryKind.PAGE.value: pager.page,
             DeliveryKind.SILENCE.value: silencer.silence,
@@ -163,12 +177,16 @@ def build(
         renderer=renderer,
         on_commit=committed,
     )
+    ends = wire_postmortems(
+        db=db, policy=policy, clock=clock, lifecycle=lifecycle, renderer=renderer
+    )
     timers = Timers(
         db=db,
         policy=policy,
         clock=clock,
         renderer=renderer,
         on_commit=worker.wake,
+        more=ends.timers,
     )
     # The ticker reads the next deadline itself after each tick: its commits need no wake.
     timer_loop = TimerLoop(
@@ -203,9 +221,14 @@ def build(
         triage=AlertTriage(db=db, clock=clock, service=service),
         silences=SilenceRequests(db=db, policy=policy, clock=clock, on_commit=committed),
         diagnostics=diagnostics,
+        followthrough=ends.followthrough,
     )
     submissions = FormSubmissions(
-        service=service, lifecycle=lifecycle, capture=capture, diagnostics=diagnostics
+        service=service,
+        lifecycle=lifecycle,
+        capture=capture,
+        diagnostics=diagnostics,
+        postmortems=ends.followthrough.postmortems,
     )
     flags = TimelineFlags(policy=policy, capture=capture, views=views, chat=chat)
     follow_ups = Background()
@@ -244,6 +267,7 @@ def build(
         lifecycle=lifecycle,
         capture=capture,
         inbound=inbound,
+        submissions=submissions,
         follow_ups=follow_ups,
         worker=worker,
         timers=timers,

@@ -25,7 +25,7 @@ not idempotent on the platform reconciles first:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -284,7 +284,7 @@ class ChatEffects:
 
     async def post_all_clear(self, delivery: Delivery) -> None:
         incident = await self._incident(delivery.incident_id)
-        message = all_clear(incident, renderer=self._renderer)
+        message = all_clear(incident, renderer=self._renderer, policy=self._policy)
         await self.post_once(self._channel_of(incident), message, delivery, keep=KEEP_FIRST)
 
     async def post_message(self, delivery: Delivery) -> None:
@@ -368,6 +368,11 @@ class ChatEffects:
             raise
         finally:
             done()
+
+    async def turn_in(self, channel_id: str, delivery: Delivery) -> Callable[[], None]:
+        """This delivery's turn to add something to the channel (one thing a second, as
+        Slack asks): `NotNow` if it must wait; call what it returns once done."""
+        return await self._pacer.take_turn(channel_id, key=f"delivery:{delivery.id}")
 
     async def edit(
         self, incident: Incident, channel_id: str, ref: str, message: Message, what: str

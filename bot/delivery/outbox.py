@@ -81,11 +81,17 @@ class DeliveryKind(StrEnum):
     POST_DIAGNOSTICS = "post_diagnostics"
     UPDATE_DIAGNOSTICS = "update_diagnostics"
     POST_DIAGNOSTICS_DETAIL = "post_diagnostics_detail"
+    # The postmortem document: a version shared in the channel as a file, and the
+    # Confluence page created or updated (an HTTP call, in the pager's lane).
+    EXPORT_POSTMORTEM = "export_postmortem"
+    PUBLISH_POSTMORTEM = "publish_postmortem"
+    POST_DIRECT = "post_direct"  # a reminder for one person, in their direct conversation
 
 
 _LANES = {
     DeliveryKind.PAGE: PAGER_LANE,
     DeliveryKind.SILENCE: PAGER_LANE,
+    DeliveryKind.PUBLISH_POSTMORTEM: PAGER_LANE,
     DeliveryKind.RECHECK: RECHECK_LANE,
     DeliveryKind.POST_ALERT_DIGEST: DIGEST_LANE,
     DeliveryKind.POST_TRIAGE: TRIAGE_LANE,

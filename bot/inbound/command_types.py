@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from bot.incidents.status import Status
 
@@ -114,6 +114,40 @@ class DiagnosticsCommand(IncidentCommand):
     target: str
 
 
+@dataclass(frozen=True)
+class PostmortemCommand(IncidentCommand):
+    """`postmortem`: the form; `postmortem export`: a new version of the document."""
+
+    export: bool = False
+
+
+@dataclass(frozen=True)
+class CloseCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class ActionListCommand(IncidentCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class ActionAddCommand(IncidentCommand):
+    text: str
+    owner: str | None = None
+    due: date | None = None
+
+
+@dataclass(frozen=True)
+class ActionDoneCommand(IncidentCommand):
+    item: int
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    days: int = 30
+
+
 Command = (
     HelpCommand
     | DeclareCommand
@@ -133,4 +167,10 @@ Command = (
     | SilenceCommand
     | DiagnosticsListCommand
     | DiagnosticsCommand
+    | PostmortemCommand
+    | CloseCommand
+    | ActionListCommand
+    | ActionAddCommand
+    | ActionDoneCommand
+    | StatsCommand
 )

@@ -35,6 +35,12 @@ from bot.inbound.command_types import (
     TimelineCommand,
     UpdateCommand,
 )
+from bot.inbound.postmortem_commands import (
+    parse_action,
+    parse_close,
+    parse_postmortem,
+    parse_stats,
+)
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import format_duration, parse_duration
@@ -157,7 +163,7 @@ def _parse_status(rest: str) -> StatusCommand:
         ) from None
     if status is Status.CLOSED:
         raise UsageError(
-            "an incident is closed by completing its postmortem, not by a status",
+            "an incident is closed once its postmortem is complete: use close",
             usage="status",
         )
     return StatusCommand(number, status, words[1].strip() if len(words) > 1 else "")
@@ -337,12 +343,37 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "run a diagnostics check or runbook on the incident (no name: list them)",
         _parse_diag,
     ),
+    Subcommand(
+        "postmortem",
+        "[INC-N] [export]",
+        "write the postmortem in a form; `export` shares a new version of the document",
+        parse_postmortem,
+    ),
+    Subcommand(
+        "action",
+        "[INC-N] add [@owner] [due YYYY-MM-DD] <text> | list | done <n>",
+        "the incident's action items",
+        parse_action,
+    ),
+    Subcommand(
+        "close", "[INC-N]", "mark the postmortem complete and close the incident", parse_close
+    ),
     Subcommand("list", "", "open incidents, newest first", _parse_list),
     Subcommand("timeline", "[INC-N]", "the whole timeline, only for you", _parse_timeline),
+    Subcommand(
+        "stats", "[days]", "response times and follow-through (default 30 days)", parse_stats
+    ),
     Subcommand("help", "", "show this help", lambda rest: HelpCommand()),
 )
 _BY_NAME = {sub.name: sub for sub in SUBCOMMANDS}
-_ALIASES = {"acknowledge": "ack", "sev": "severity", "diagnostics": "diag", "diagnose": "diag"}
+_ALIASES = {
+    "acknowledge": "ack",
+    "sev": "severity",
+    "diagnostics": "diag",
+    "diagnose": "diag",
+    "pm": "postmortem",
+    "actions": "action",
+}
 
 
 def parse_command(text: str) -> Command:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.alerts.messages import DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION
 from bot.alerts.silences import SilenceRequests
@@ -14,6 +15,14 @@ from bot.diagnostics.messages import catalogue
 from bot.diagnostics.runner import ALL
 from bot.diagnostics.service import Diagnostics
 from bot.errors import UsageError, UserError
+from bot.inbound.command_types import (
+    ActionAddCommand,
+    ActionDoneCommand,
+    ActionListCommand,
+    CloseCommand,
+    PostmortemCommand,
+    StatsCommand,
+)
 from bot.inbound.commands import (
     AcknowledgeCommand,
     Command,
@@ -47,6 +56,7 @@ from bot.incidents.cards import (
     DIAGNOSE_ACTION,
     ESCALATE_ACTION,
     POST_UPDATE_ACTION,
+    POSTMORTEM_ACTION,
     RESOLVE_ACTION,
 )
 from bot.incidents.declare import Declaration, IncidentService
@@ -54,6 +64,8 @@ from bot.incidents.lifecycle import IncidentLifecycle, ensure_open_for_updates
 from bot.incidents.status import incident_key
 from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy
+from bot.postmortem.actions import ActionItems
+from bot.postmortem.service import Postmortems
 from bot.text.markdown import escape_markdown
 from bot.text.templates import Renderer
 
@@ -66,6 +78,7 @@ BUTTON_COMMANDS: dict[str, Callable[[int], Command]] = {
     RESOLVE_ACTION: ResolveCommand,
     ESCALATE_ACTION: EscalateCommand,
     POST_UPDATE_ACTION: UpdateCommand,
+    POSTMORTEM_ACTION: PostmortemCommand,
 }
 # Buttons of alert messages: a triage card's Declare / Ignore, a digest's Silence.
 ALERT_BUTTONS = (DECLARE_ALERT_ACTION, IGNORE_ALERT_ACTION, SILENCE_ACTION)
@@ -85,6 +98,19 @@ def ref_for(parsed: IncidentCommand, requester: Requester) -> IncidentRef:
     return IncidentRef(channel_id=requester.channel_id)
 
 
+# `/incident stats`: the report for this viewer over so many days (Markdown).
+StatsReport = Callable[[str, int], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Followthrough:
+    """What the end of an incident offers: its postmortem, action items and the stats."""
+
+    postmortems: Postmortems
+    actions: ActionItems
+    stats: StatsReport
+
+
 class Inbound:
     def __init__(
         self,
@@ -97,7 +123,9 @@ class Inbound:
         triage: AlertTriage | None = None,
         silences: SilenceRequests | None = None,
         diagnostics: Diagnostics | None = None,
+        followthrough: Followthrough | None = None,
     ) -> None:
+        self._followthrough = followthrough
         self._diagnostics = diagnostics
         self._triage = triage
         self._silences = silences
@@ -139,6 +167,8 @@ class Inbound:
         async def run() -> Reply:
             if isinstance(parsed, UpdateCommand):
                 return await self._update_form(parsed, press.requester)
+            if isinstance(parsed, PostmortemCommand):
+                return await self._postmortem(parsed, press.requester)
             await self._change(parsed, press.requester)
             return Reply()
 
@@ -233,8 +263,54 @@ class Inbound:
                 return Reply(text, paged=True)
             case DiagnosticsCommand():
                 return await self._diagnose(parsed, requester)
+            case (
+                PostmortemCommand()
+                | CloseCommand()
+                | ActionListCommand()
+                | ActionAddCommand()
+                | ActionDoneCommand()
+                | StatsCommand()
+            ):
+                return await self._follow_through(parsed, requester)
         outcome = await self._change(parsed, requester)
         return Reply(f"✅ {outcome.summary}")
+
+    def _ends(self) -> Followthrough:
+        if self._followthrough is None:
+            raise UserError("postmortems are not set up here")
+        return self._followthrough
+
+    async def _postmortem(self, parsed: PostmortemCommand, requester: Requester) -> Reply:
+        postmortems, ref = self._ends().postmortems, ref_for(parsed, requester)
+        if parsed.export:
+            outcome = await postmortems.export(ref, actor=requester.user_id)
+            return Reply(f"📄 {outcome.summary}")
+        return Reply(form=await postmortems.form(ref, viewer=requester.user_id))
+
+    async def _follow_through(self, parsed: Command, requester: Requester) -> Reply:
+        ends, actor = self._ends(), requester.user_id
+        match parsed:
+            case StatsCommand(days=days):
+                return Reply(await ends.stats(actor, days), paged=True)
+            case PostmortemCommand():
+                return await self._postmortem(parsed, requester)
+            case CloseCommand():
+                outcome = await ends.postmortems.close(ref_for(parsed, requester), actor=actor)
+                return Reply(f"🏁 {outcome.summary}")
+            case ActionListCommand():
+                ref = ref_for(parsed, requester)
+                return Reply(await ends.actions.listing(ref, viewer=actor), paged=True)
+            case ActionAddCommand(text=text, owner=owner, due=due):
+                outcome = await ends.actions.add(
+                    ref_for(parsed, requester), actor=actor, text=text, owner=owner, due=due
+                )
+                return Reply(f"☑️ {outcome.summary}")
+            case ActionDoneCommand(item=item):
+                outcome = await ends.actions.done(
+                    ref_for(parsed, requester), actor=actor, number=item
+                )
+                return Reply(f"✅ {outcome.summary}")
+        raise AssertionError(f"not a follow-through command: {parsed!r}")
 
     async def _declare(self, parsed: DeclareCommand, requester: Requester) -> Reply:
         try:

@@ -22,6 +22,8 @@ from bot.incidents.capture import TimelineCapture
 from bot.incidents.declare import Declaration, IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import Status
+from bot.postmortem.form import POSTMORTEM_FORM, SECTION_IDS
+from bot.postmortem.service import Postmortems
 from bot.text.durations import parse_duration
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,9 @@ class FormSubmissions:
         lifecycle: IncidentLifecycle,
         capture: TimelineCapture,
         diagnostics: Diagnostics | None = None,
+        postmortems: Postmortems | None = None,
     ) -> None:
+        self._postmortems = postmortems
         self._diagnostics = diagnostics
         self._service = service
         self._lifecycle = lifecycle
@@ -52,6 +56,7 @@ class FormSubmissions:
             UPDATE_FORM: self._update,
             TIMELINE_PICKER_FORM: self._pick_incident,
             DIAGNOSTICS_PICKER_FORM: self._run_diagnostics,
+            POSTMORTEM_FORM: self._write_postmortem,
         }
 
     async def submit(self, submission: FormSubmission) -> FormOutcome:
@@ -143,6 +148,21 @@ class FormSubmissions:
             )
         except UserError as error:
             return FormOutcome({"target": str(error)})
+        return FormOutcome()
+
+    async def _write_postmortem(self, submission: FormSubmission) -> FormOutcome:
+        number = _number(submission.context.get("number"))
+        first = SECTION_IDS[0]
+        if number is None or self._postmortems is None:
+            return FormOutcome({first: "This form no longer names an incident; open it again."})
+        try:
+            await self._postmortems.submit(
+                IncidentRef(number=number),
+                actor=submission.requester.user_id,
+                sections={field_id: _text(submission, field_id) for field_id in SECTION_IDS},
+            )
+        except UserError as error:
+            return FormOutcome({first: str(error)})
         return FormOutcome()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.alerts.messages import AlertsOnCard, silence_button
 from bot.chat.port import Button, Message
@@ -21,8 +21,6 @@ CARD_TEMPLATE = "incident_active.md.j2"
 ANNOUNCEMENT_TEMPLATE = "announcement.md.j2"
 ALL_CLEAR_TEMPLATE = "all_clear.md.j2"
 CHANNEL_READY_TEMPLATE = "channel_ready.md.j2"
-# The runbook: hold the post-mortem within 24 hours of the resolution.
-POSTMORTEM_WITHIN = timedelta(hours=24)
 # The card shows the latest entries; the full timeline is one command away.
 CARD_TIMELINE_LINES = 10
 
@@ -46,6 +44,9 @@ class CardView:
     roles: list[tuple[str, Trusted]]
     alerts: AlertsOnCard | None = None  # for an incident with alerts attached
     last_diagnostics: str = ""  # "14:02 UTC · runbook Application unresponsive · 2 passed"
+
+
+POSTMORTEM_ACTION = "incident.postmortem"
 
 
 def card_marker(incident: Incident) -> str:
@@ -189,10 +190,12 @@ def card_buttons(incident: Incident, policy: Policy | None = None) -> tuple[Butt
     return tuple(buttons)
 
 
-def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
-    """The runbook's all-clear message for a resolved incident."""
+def all_clear(incident: Incident, *, renderer: Renderer, policy: Policy) -> Message:
+    """The runbook's all-clear message for a resolved incident, with when its
+    postmortem is due (the policy's `postmortem`), and a button to write it."""
     key = incident_key(incident.number)
     resolved_at = incident.resolved_at or incident.started_at
+    due = policy.postmortem
     return Message(
         markdown=renderer.render(
             ALL_CLEAR_TEMPLATE,
@@ -204,8 +207,11 @@ def all_clear(incident: Incident, *, renderer: Renderer) -> Message:
             started_at=incident.started_at,
             resolved_at=resolved_at,
             duration=format_elapsed(resolved_at - incident.started_at),
-            postmortem_due=resolved_at + POSTMORTEM_WITHIN,
+            postmortem_required=policy.postmortem_required(incident.severity),
+            meet_by=resolved_at + due.meet_within,
+            complete_by=resolved_at + due.complete_within,
         ),
+        buttons=(Button(POSTMORTEM_ACTION, "Write the postmortem", str(incident.number)),),
         fallback=f"✅ [RESOLVED] {key}: {incident.title}",
         marker=f"all-clear:{key}:{int(resolved_at.timestamp())}",
     )

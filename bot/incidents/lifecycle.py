@@ -32,6 +32,7 @@ from bot.incidents.members import add_member, holder_of
 from bot.incidents.permissions import check_access
 from bot.incidents.status import Status, incident_key
 from bot.policy.schema import Action, Policy
+from bot.postmortem.followup import schedule_followup
 from bot.storage.database import Database
 from bot.storage.models import (
     Incident,
@@ -87,8 +88,10 @@ class IncidentLifecycle:
         warroom itself (an alert resolving its incident), with no one's access to check."""
         announced = (incident.status, incident.severity)
         summary = change(session, incident, now)
-        # Any change may move the next automatic escalation (ack, severity, resolve…).
+        # Any change may move the next automatic escalation (ack, severity, resolve…),
+        # and the postmortem's follow-through (resolve, reopen, close, severity).
         incident.next_escalation_at = next_escalation_due(incident, self._policy)
+        schedule_followup(incident, self._policy, was=announced[0], was_severity=announced[1])
         incident.version += 1
         assert incident.id is not None
         owed: list[tuple[DeliveryKind, dict[str, object]]] = []

@@ -10,9 +10,10 @@ that was down fires what came due meanwhile on its first tick. SQLite: one proce
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Mapped, Session
@@ -42,10 +43,25 @@ _NEXT_DEADLINES = select(
 
 @dataclass(frozen=True)
 class Fired:
-    """What one tick fired: incidents escalated, reminders queued."""
+    """What one tick fired: incidents escalated, reminders queued, other due work."""
 
     escalations: int
     reminders: int
+    other: int = 0
+
+
+class DueWork(Protocol):
+    """Timed work of another capability (the postmortem's follow-through, action items'
+    reminders), fired by the same ticker under the same rules: what is due is read from
+    the database, locked with SKIP LOCKED and moved on before the commit."""
+
+    def fire_due(self, session: Session, now: datetime, limit: int) -> int:
+        """Fire at most `limit` of what is due at `now`; how many fired."""
+        ...
+
+    def earliest(self, session: Session) -> datetime | None:
+        """When the next of it is due (past included), if any."""
+        ...
 
 
 class Timers:
@@ -58,7 +74,9 @@ class Timers:
         renderer: Renderer,
         on_commit: Callable[[], None] = lambda: None,
         batch_size: int = 200,
+        more: Sequence[DueWork] = (),
     ) -> None:
+        self._more = tuple(more)
         self._db = db
         self._policy = policy
         self._clock = clock
@@ -69,10 +87,14 @@ class Timers:
 
     async def tick(self) -> Fired:
         """Fire everything due now."""
-        return Fired(
-            escalations=await self._drain(self._fire_escalations),
-            reminders=await self._drain(self._fire_reminders),
-        )
+        escalations = await self._drain(self._fire_escalations)
+        reminders = await self._drain(self._fire_reminders)
+        other = 0
+        for work in self._more:
+            other += await self._drain(
+                lambda session, work=work: work.fire_due(session, self._clock(), self._batch_size)
+            )
+        return Fired(escalations=escalations, reminders=reminders, other=other)
 
     async def _drain(self, fire: Callable[[Session], int]) -> int:
         fired = 0
@@ -178,6 +200,7 @@ class Timers:
 
         def earliest(session: Session) -> datetime | None:
             due = [d for d in session.execute(_NEXT_DEADLINES).one() if d is not None]
+            due += [d for work in self._more if (d := work.earliest(session)) is not None]
             return min(due) if due else None
 
         return await self._db.transaction(earliest)

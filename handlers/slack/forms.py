@@ -16,6 +16,7 @@ from bot.inbound.forms import (
 )
 from bot.inbound.requests import FormSubmission
 from bot.inbound.submissions import FormSubmissions
+from bot.postmortem.form import POSTMORTEM_FORM
 from handlers.slack.payloads import dig, requester_of
 
 # Slack shows a field's error in a line of about this length.
@@ -48,5 +49,12 @@ class SubmittedForms:
 
 
 def register(app: AsyncApp, *, forms: SubmittedForms) -> None:
-    for form in (DECLARE_FORM, UPDATE_FORM, TIMELINE_PICKER_FORM, DIAGNOSTICS_PICKER_FORM):
+    forms_of_ours = (
+        DECLARE_FORM,
+        UPDATE_FORM,
+        TIMELINE_PICKER_FORM,
+        DIAGNOSTICS_PICKER_FORM,
+        POSTMORTEM_FORM,
+    )
+    for form in forms_of_ours:
         app.view(form)(forms.submit)

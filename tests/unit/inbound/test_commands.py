@@ -108,7 +108,7 @@ def test_incident_commands(text: str, expected: object) -> None:
     [
         ("status", "status needs one of investigating, mitigating, resolved", "status"),
         ("status fixed", "unknown status 'fixed'; use one of investigating", "status"),
-        ("status closed", "closed by completing its postmortem", "status"),
+        ("status closed", "once its postmortem is complete: use close", "status"),
         ("severity", "severity needs exactly one severity", "severity"),
         ("severity sev1 now", "severity needs exactly one severity", "severity"),
         ("note INC-4", "note needs some text", "note"),
