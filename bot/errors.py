@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 
 class WarroomError(Exception):
@@ -51,6 +52,31 @@ class UnknownSeverity(UserError, LookupError):
         super().__init__(f"unknown severity {excerpt(text)}; use one of {', '.join(accepted)}")
 
 
+# What Python itself writes on an exception as it travels (contextlib's generator-based
+# context managers set __traceback__ on what passes through them).
+_EXCEPTION_STATE = frozenset(
+    {"__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__"}
+)
+_E = TypeVar("_E", bound=type[BaseException])
+
+
+def _raisable(cls: _E) -> _E:
+    """A frozen dataclass exception whose fields stay frozen but that can still be raised
+    through `with` blocks: without this, a DeliveryError crossing a @contextmanager turns
+    into FrozenInstanceError."""
+    frozen = cls.__setattr__
+
+    def __setattr__(self: BaseException, name: str, value: object) -> None:
+        if name in _EXCEPTION_STATE:
+            object.__setattr__(self, name, value)
+        else:
+            frozen(self, name, value)
+
+    cls.__setattr__ = __setattr__  # type: ignore[assignment]
+    return cls
+
+
+@_raisable
 @dataclass(frozen=True)
 class DeliveryError(WarroomError):
     """A failed call to a chat platform or a pager."""
@@ -65,6 +91,7 @@ class DeliveryError(WarroomError):
         return f"{self.code}{suffix}{': ' + self.detail if self.detail else ''}"
 
 
+@_raisable
 @dataclass(frozen=True)
 class OutcomeUnknown(DeliveryError):
     """The call may or may not have taken effect, and may still take effect later: it
@@ -77,6 +104,7 @@ class OutcomeUnknown(DeliveryError):
     timed_out: bool = False
 
 
+@_raisable
 @dataclass(frozen=True)
 class NotNow(DeliveryError):
     """Not tried: the effect made no call, as its turn is later (a busy channel). It is

@@ -91,10 +91,11 @@ class Timers:
         reminders = await self._drain(self._fire_reminders)
         other = 0
         for work in self._more:
-            other += await self._drain(
-                lambda session, work=work: work.fire_due(session, self._clock(), self._batch_size)
-            )
+            other += await self._drain(self._firing(work))
         return Fired(escalations=escalations, reminders=reminders, other=other)
+
+    def _firing(self, work: DueWork) -> Callable[[Session], int]:
+        return lambda session: work.fire_due(session, self._clock(), self._batch_size)
 
     async def _drain(self, fire: Callable[[Session], int]) -> int:
         fired = 0
