@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from bot.chat.port import ChatMessage, Message, OpenedChannel, OutcomeUnknown, OwnChannel
+from bot.chat.port import (
+    ChatMessage,
+    Document,
+    Message,
+    OpenedChannel,
+    OutcomeUnknown,
+    OwnChannel,
+)
 from bot.clock import Clock
 from bot.errors import ChannelNameTaken, DeliveryError
 
@@ -35,6 +42,21 @@ class FakeChannel:
     said: dict[str, tuple[str, str]] = field(default_factory=dict)  # people's messages
     opened_by_bot: bool = False
     created_at: datetime | None = None
+    direct_with: str | None = None  # the person of a direct conversation with the bot
+
+
+@dataclass
+class SharedFile:
+    """A file the bot shared; a deleted one stays listed, `deleted`."""
+
+    ref: str
+    channel_id: str
+    filename: str
+    title: str
+    content: bytes
+    comment: str  # our Markdown
+    mime_type: str
+    deleted: bool = False
 
 
 class FakeChat:
@@ -47,6 +69,7 @@ class FakeChat:
         self.calls: list[str] = []
         self.groups: dict[str, list[str]] = {}
         self.deleted: list[tuple[str, str]] = []  # channel, message ref
+        self.files: dict[str, SharedFile] = {}  # by ref, oldest first
         self._late: list[Callable[[], object]] = []
         self._modes: dict[str, list[str]] = {}  # operation -> "lose" | "late", in order
         self._ids = itertools.count(1)
@@ -85,6 +108,14 @@ class FakeChat:
     def opened(self) -> list[FakeChannel]:
         """Every channel the bot opened, in order."""
         return [c for c in self.channels.values() if c.opened_by_bot]
+
+    def files_in(self, channel_id: str) -> list[SharedFile]:
+        """The files shared in a channel and not deleted, oldest first."""
+        return [f for f in self.files.values() if f.channel_id == channel_id and not f.deleted]
+
+    def direct_with(self, user_id: str) -> FakeChannel | None:
+        """The bot's direct conversation with a person, once one was opened."""
+        return next((c for c in self.channels.values() if c.direct_with == user_id), None)
 
     # the port ---------------------------------------------------------------------------
 
@@ -190,6 +221,46 @@ class FakeChat:
         return [
             ref for ref, m in messages.items() if m.marker == marker and m.thread_ref == thread_ref
         ]
+
+    async def upload_file(self, *, channel_id: str, document: Document) -> str:
+        def act() -> str:
+            self._channel(channel_id)
+            ref = f"F{next(self._ids):08d}"
+            self.files[ref] = SharedFile(
+                ref,
+                channel_id,
+                document.filename,
+                document.title,
+                document.content,
+                document.comment,
+                document.mime_type,
+            )
+            return ref
+
+        return self._carry("upload_file", act)
+
+    async def files_named(self, *, channel_id: str, filename: str) -> list[str]:
+        self._enter("files_named")
+        self._channel(channel_id)
+        return [f.ref for f in self.files_in(channel_id) if f.filename == filename]
+
+    async def delete_file(self, *, file_ref: str) -> None:
+        def act() -> None:
+            if file_ref in self.files:
+                self.files[file_ref].deleted = True
+
+        self._carry("delete_file", act)
+
+    async def direct_channel(self, *, user_id: str) -> str:
+        def act() -> str:
+            channel_id = f"D{user_id}"
+            if channel_id not in self.channels:
+                self.channels[channel_id] = FakeChannel(
+                    channel_id, user_id, private=True, members={user_id}, direct_with=user_id
+                )
+            return channel_id
+
+        return self._carry("direct_channel", act)
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
         self._carry(

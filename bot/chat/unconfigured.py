@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from bot.chat.port import ChatMessage, Message, OpenedChannel, OwnChannel
+from bot.chat.port import ChatMessage, Document, Message, OpenedChannel, OwnChannel
 from bot.errors import DeliveryError
 
 # Retried slowly: nothing can land until the process restarts with a platform configured.
@@ -47,6 +47,18 @@ class UnconfiguredChat:
 
     async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:
         raise _unavailable("list channels")
+
+    async def upload_file(self, *, channel_id: str, document: Document) -> str:
+        raise _unavailable("share a file")
+
+    async def files_named(self, *, channel_id: str, filename: str) -> list[str]:
+        raise _unavailable("look for files")
+
+    async def delete_file(self, *, file_ref: str) -> None:
+        raise _unavailable("delete a file")
+
+    async def direct_channel(self, *, user_id: str) -> str:
+        raise _unavailable("open a direct conversation")
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
         raise _unavailable("reply")

@@ -1,12 +1,13 @@
 """A fake Slack: Web API, response_url and Socket Mode, checked against Slack's own specs.
 
 Tests point the app at `FakeSlack.api_url`, drive it, then assert on `calls`, on the workspace
-state (`channels`) and that `violations` stayed empty. Every request is checked against the
+state (`channels`, `files`) and that `violations` stayed empty. Every request is checked against the
 method specs and the Block Kit schema (see `fake_slack_validation`), so a call real Slack would
 refuse fails here too, and is listed in `violations` even when the app swallows the error.
 
-This module is the server: HTTP, Socket Mode, response_url and failure plans. The workspace
-state lives in `fake_slack_workspace`, what each Web API method does in `fake_slack_methods`.
+This module is the server: HTTP, Socket Mode, response_url, file uploads and failure plans.
+The workspace state lives in `fake_slack_workspace`, what each Web API method does in
+`fake_slack_methods` (and, for files, `fake_slack_files`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from .fake_slack_files import UPLOAD, receive_upload, share
 from .fake_slack_methods import handle
 from .fake_slack_validation import Problem, load_specs, read_request, token_problems
 from .fake_slack_workspace import TRIGGER_TTL_SECONDS as TRIGGER_TTL_SECONDS  # re-exported
 from .fake_slack_workspace import FakeChannel as FakeChannel  # re-exported
+from .fake_slack_workspace import FakeFile as FakeFile  # re-exported
 from .fake_slack_workspace import Workspace
 
 ACK_DEADLINE_SECONDS = 3.0  # slash commands, interactions and events must be acked in 3 s
@@ -93,6 +96,10 @@ class FakeSlack:
     the call out all the same, whether the caller is still there or not. `slow_down` makes
     every call take a while. `reset()` forgets calls, violations, plans and state, then
     re-creates `seed_channels` (public, bot inside).
+
+    The POST of a file's bytes to its upload URL is listed in `calls` as method `upload`
+    (args `file_id`, `length`), and takes `fail`, `rate_limit`, `hang` and `lose_answer`
+    plans under that name too.
     """
 
     def __init__(
@@ -133,6 +140,8 @@ class FakeSlack:
         sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.api_url = self.base_url + "/api/"
+        with self._lock:
+            self._workspace.base_url = self.base_url
         config = uvicorn.Config(
             self._build_app(),
             log_level="warning",
@@ -193,6 +202,7 @@ class FakeSlack:
                 team_domain=self.team_domain,
                 rng=self._rng,
                 violate=self._violate,
+                base_url=self.base_url,
             )
             for name in self._seed_channels:
                 self.add_channel(name, members=[self.bot_user_id])
@@ -239,6 +249,32 @@ class FakeSlack:
     def channel_named(self, name: str) -> FakeChannel | None:
         with self._lock:
             return self._workspace.channel_named(name)
+
+    @property
+    def files(self) -> list[FakeFile]:
+        """Every file an upload ticket was issued for, oldest first (deleted ones too)."""
+        with self._lock:
+            return list(self._workspace.files.values())
+
+    def files_in(self, channel_id: str) -> list[FakeFile]:
+        """The files shared in a channel and not deleted, in the order they were shared."""
+        with self._lock:
+            shared = [f for f in self._workspace.files.values() if channel_id in f.shares]
+            return sorted(
+                (f for f in shared if not f.deleted), key=lambda f: float(f.shares[channel_id])
+            )
+
+    def share_file_as(
+        self, user: str, channel_id: str, name: str, *, content: bytes = b"x", text: str = ""
+    ) -> str:
+        """Someone else shares a file in a channel; returns the file's id."""
+        with self._lock:
+            ws = self._workspace
+            file = FakeFile(ws.new_id("F"), name, len(content), user=user, title=name)
+            file.content, file.completed, file.initial_comment = content, True, text
+            ws.files[file.id] = file
+            share(ws, file, ws.channels[channel_id], text=text, thread_ts=None)
+            return file.id
 
     def post_as(self, user: str, channel_id: str, text: str) -> str:
         """A person's message in a channel; returns its ts."""
@@ -472,6 +508,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._web_api, methods=["GET", "POST"]),
                 Route("/respond/{key}", self._respond, methods=["POST"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST"]),
                 WebSocketRoute("/socket", self._socket),
             ]
         )
@@ -545,6 +582,31 @@ class FakeSlack:
             return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
         with self._lock:
             return handle(self._workspace, method, args)
+
+    async def _upload(self, request: Request) -> PlainTextResponse:
+        """A file's bytes, POSTed to the URL its ticket named: no token, the URL is the
+        ticket. Failure plans apply as to a method named `upload`."""
+        file_id, content = request.path_params["file_id"], await request.body()
+        args: dict[str, Any] = {"file_id": file_id, "length": len(content)}
+        peer = request.client.port if request.client else None
+        call = SlackCall(UPLOAD, args, None, peer_port=peer)
+        with self._lock:
+            self._calls.append(call)
+        plan, headers = self._take_plan(UPLOAD, args), {}
+        if plan is not None and plan.kind == "hang":
+            await asyncio.sleep(plan.seconds)
+            plan = None
+        if plan is None or plan.kind == "lose":  # a lost answer: the bytes arrived all the same
+            with self._lock:
+                status, text = receive_upload(self._workspace, file_id, content)
+                call.outcome = {"status": status, "text": text}
+        if plan is not None:
+            status, text = plan.status, plan.error
+            if plan.kind == "rate_limit":
+                headers["Retry-After"] = str(plan.retry_after)
+        with self._lock:
+            call.status, call.response = status, {"text": text}
+        return PlainTextResponse(text, status_code=status, headers=headers)
 
     async def _respond(self, request: Request) -> JSONResponse:
         url = f"{self.base_url}/respond/{request.path_params['key']}"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import fake_slack_files
 from .fake_slack_validation import truthy
 from .fake_slack_workspace import USER_ID, FakeChannel, SlackError, Workspace, message_text
 
@@ -20,7 +21,7 @@ _CHANNEL_NAME = re.compile(r"[a-z0-9_-]+")
 _T = TypeVar("_T")
 
 _Handler = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
-_HANDLERS: dict[str, _Handler] = {}
+_HANDLERS: dict[str, _Handler] = dict(fake_slack_files.HANDLERS)
 
 
 def _handles(*methods: str) -> Callable[[_Handler], _Handler]:
@@ -106,6 +107,28 @@ def _join(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         answer |= {"warning": "already_in_channel"}
         answer |= {"response_metadata": {"warnings": ["already_in_channel"]}}
     return answer
+
+
+@_handles("conversations.open")
+def _open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("channel"):  # resuming a conversation: only a direct one is one
+        channel = ws.channel(args["channel"])
+        if not channel.is_im:
+            raise SlackError("method_not_supported_for_channel_type")
+        return {"ok": True, "channel": {"id": channel.id}, "no_op": True, "already_open": True}
+    users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+    if not users:
+        raise SlackError("users_list_not_supplied")
+    if not all(USER_ID.fullmatch(u) for u in users):
+        raise SlackError("user_not_found")
+    if len(users) > 1:
+        ws.violate("conversations.open: the fake opens direct conversations with one person only")
+        raise SlackError("invalid_arguments")
+    known = any(c.is_im and c.members == {ws.bot_user_id, users[0]} for c in ws.channels.values())
+    channel = ws.dm(users[0])
+    shown = ws.channel_json(channel) if truthy(args.get("return_im")) else {"id": channel.id}
+    answer: dict[str, Any] = {"ok": True, "channel": shown}
+    return answer | ({"no_op": True, "already_open": True} if known else {})
 
 
 @_handles("conversations.archive")

@@ -1,4 +1,5 @@
-"""The fake Slack's workspace: channels, messages, views and the ids and timestamps they get.
+"""The fake Slack's workspace: channels, messages, files, views and the ids and timestamps
+they get.
 
 Plain state and the lookups every Web API method shares; no locking, no HTTP. `FakeSlack`
 owns one `Workspace` and holds its lock around every use; `fake_slack_methods` gives each
@@ -8,6 +9,7 @@ Web API method its effect on it.
 from __future__ import annotations
 
 import copy
+import mimetypes
 import random
 import re
 import string
@@ -44,6 +46,33 @@ class FakeChannel:
         return next((m for m in self.messages if m["ts"] == ts), None)
 
 
+@dataclass
+class FakeFile:
+    """A file as the external upload flow builds it: a ticket (files.getUploadURLExternal),
+    its bytes (the POST to the upload URL), then its shares (files.completeUploadExternal)."""
+
+    id: str
+    name: str
+    length: int  # what files.getUploadURLExternal was told
+    user: str  # who uploads it
+    title: str = ""
+    content: bytes | None = None  # None until its bytes are uploaded
+    completed: bool = False
+    initial_comment: str = ""
+    deleted: bool = False
+    shares: dict[str, str] = field(default_factory=dict)  # channel id -> ts of the share
+
+    @property
+    def channels(self) -> list[str]:
+        """Where it is shared, in the order it was."""
+        return list(self.shares)
+
+    @property
+    def mimetype(self) -> str:
+        # Slack reads the type from the name: the upload flow takes no type of its own.
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
 class SlackError(Exception):
     """A method's refusal, answered as HTTP 200 {"ok": false, "error": ...}."""
 
@@ -70,6 +99,7 @@ class Workspace:
         team_domain: str,
         rng: random.Random,
         violate: Callable[[str], None],
+        base_url: str = "",
     ) -> None:
         self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
         self.app_id, self.team_domain = app_id, team_domain
@@ -77,6 +107,9 @@ class Workspace:
         self.rng = rng
         self.violate = violate
         self.channels: dict[str, FakeChannel] = {}
+        self.files: dict[str, FakeFile] = {}  # by id, oldest first
+        # Where the server answers: upload URLs point back at it. Set once it listens.
+        self.base_url = base_url
         self.views: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, float | None] = {}  # id -> issue time, None once used
         self._ids: set[str] = set()
@@ -137,7 +170,7 @@ class Workspace:
     def channel(self, ref: Any) -> FakeChannel:
         ref = str(ref)
         if USER_ID.fullmatch(ref):
-            return self._dm(ref)  # posting to a user id lands in the DM with the app
+            return self.dm(ref)  # posting to a user id lands in the DM with the app
         channel = self.channels.get(ref) or self.channel_named(ref.removeprefix("#"))
         if channel is None:
             raise SlackError("channel_not_found")
@@ -150,7 +183,8 @@ class Workspace:
             raise SlackError("channel_not_found")
         return channel
 
-    def _dm(self, user: str) -> FakeChannel:
+    def dm(self, user: str) -> FakeChannel:
+        """The direct conversation between the bot and `user`, opened on first use."""
         members = {self.bot_user_id, user}
         for channel in self.channels.values():
             if channel.is_im and channel.members == members:

@@ -11,6 +11,8 @@ client that retries only what never reached Slack. The core reconciles the rest.
 
 Where Slack says how to repair a refusal, the adapter repairs it and calls again: not in
 the channel → `conversations.join` (public channels only).
+
+Sharing a file takes three calls of its own, in bot/chat/slack/files.py.
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.chat.port import ChatMessage, Message, OpenedChannel, OutcomeUnknown, OwnChannel
+from bot.chat.port import (
+    ChatMessage,
+    Document,
+    Message,
+    OpenedChannel,
+    OutcomeUnknown,
+    OwnChannel,
+)
 from bot.chat.slack.blocks import slack_escape, to_blocks
 from bot.chat.slack.channel_names import MAX_LENGTH, alternative_name, build_channel_name
+from bot.chat.slack.files import SlackFiles
 from bot.chat.slack.forms import to_modal
 from bot.chat.slack.markup import from_slack_text, message_time
 from bot.errors import ChannelNameTaken, DeliveryError
@@ -60,6 +70,7 @@ ALREADY_DONE = {
     "conversations.invite": frozenset({"already_in_channel"}),
     "pins.add": frozenset({"already_pinned"}),
     "chat.delete": frozenset({"message_not_found"}),
+    "files.delete": frozenset({"file_not_found", "file_deleted"}),
 }
 # Where an ephemeral message cannot reach its reader, a direct message from the app can.
 EPHEMERAL_UNREACHABLE = frozenset(
@@ -179,6 +190,13 @@ class SlackChat:
         self._client = client  # calls that are safe to repeat
         self._once = single_shot_client(client)  # posts and new channels
         self._bot_user_id: str | None = None
+        self._files = SlackFiles(
+            call=self._call,
+            client=client,
+            once=self._once,
+            recent=self._recent,
+            bot_user=self._bot_user,
+        )
 
     @property
     def web_clients(self) -> tuple[AsyncWebClient, ...]:
@@ -315,8 +333,8 @@ class SlackChat:
             "chat.delete", lambda: self._client.chat_delete(channel=channel_id, ts=message_ref)
         )
 
-    async def _marked(self, channel_id: str, thread_ref: str | None) -> list[tuple[str, str]]:
-        """(ts, marker) of the channel's (or a thread's) recent messages that carry one."""
+    async def _recent(self, channel_id: str, thread_ref: str | None = None) -> list[dict[str, Any]]:
+        """The channel's (or a thread's) recent messages, with their metadata."""
         if thread_ref is not None:
             data = await self._call(
                 "conversations.replies",
@@ -335,8 +353,12 @@ class SlackChat:
                 ),
                 joining=channel_id,  # an announce channel the bot only ever posted in
             )
+        return list(data.get("messages") or [])
+
+    async def _marked(self, channel_id: str, thread_ref: str | None) -> list[tuple[str, str]]:
+        """(ts, marker) of the channel's (or a thread's) recent messages that carry one."""
         found = []
-        for message in data.get("messages") or []:
+        for message in await self._recent(channel_id, thread_ref):
             marker = _marker_of(message)
             if marker is not None:
                 found.append((str(message["ts"]), marker))
@@ -355,6 +377,22 @@ class SlackChat:
         marked = await self._marked(channel_id, thread_ref)
         refs = [ts for ts, found in marked if found == marker]
         return sorted(refs, key=float)
+
+    async def upload_file(self, *, channel_id: str, document: Document) -> str:
+        return await self._files.upload(channel_id, document)
+
+    async def files_named(self, *, channel_id: str, filename: str) -> list[str]:
+        return await self._files.named(channel_id, filename)
+
+    async def delete_file(self, *, file_ref: str) -> None:
+        await self._files.delete(file_ref)
+
+    async def direct_channel(self, *, user_id: str) -> str:
+        # Opening one that is open already answers it again: safe to repeat.
+        data = await self._call(
+            "conversations.open", lambda: self._client.conversations_open(users=user_id)
+        )
+        return str(data["channel"]["id"])
 
     async def reply_privately(self, *, channel_id: str, user_id: str, message: Message) -> None:
         args: dict[str, Any] = {
