@@ -20,6 +20,8 @@ from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
 from bot.policy.checks import levels_without_contacts, misspelt_roles
 from bot.policy.schema import Policy, load_policy
+from bot.postmortem.confluence import missing_environment as confluence_missing_environment
+from bot.postmortem.document import check_document_templates
 from bot.storage.database import pending_migrations, sync_url, upgrade_database
 from bot.text.templates import Renderer
 
@@ -169,8 +171,11 @@ def check_config(
     settings = _settings()
     target = path or settings.config_path
     policy = _policy(target)
+    renderer = Renderer(settings.templates_dir)
     try:
-        templates = Renderer(settings.templates_dir).check()
+        templates = renderer.check()
+        # Rendered on a sample incident: an override that compiles but breaks on data.
+        check_document_templates(renderer)
     except ConfigurationError as error:
         raise _fail(str(error)) from error
     source = str(target) if target else "built-in defaults"
@@ -196,7 +201,12 @@ def check_config(
     checks = policy.diagnostics.checks
     typer.echo(f"# diagnostics: {len(checks)} checks, {len(policy.diagnostics.runbooks)} runbooks")
     # A check whose secret is not in this environment would fail when someone runs it.
-    missing = policy.diagnostics.missing_environment(settings.secret_environment())
+    environ = settings.secret_environment()
+    missing = policy.diagnostics.missing_environment(environ)
+    confluence = policy.postmortem.confluence
+    if confluence is not None:
+        typer.echo(f"# postmortems published to {confluence.base_url}, space {confluence.space}")
+        missing += confluence_missing_environment(confluence, environ)
     if missing:
         raise _fail("\n".join(missing))
 
@@ -215,6 +225,18 @@ def manifest(
     if url:
         text = text.replace(f"https://{MANIFEST_HOST}", url.rstrip("/"))
     typer.echo(text, nl=False)
+
+
+def _register_reports() -> None:
+    """`warroom postmortem` and `warroom stats`: read the stored incidents."""
+    from bot.postmortem.export_cli import postmortem_command
+    from bot.postmortem.stats_cli import stats_command
+
+    cli.command("postmortem")(postmortem_command)
+    cli.command("stats")(stats_command)
+
+
+_register_reports()
 
 
 def main() -> None:

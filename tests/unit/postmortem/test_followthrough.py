@@ -157,3 +157,14 @@ async def test_an_owner_is_reminded_daily_from_the_morning_after_the_due_date(
     await tick(harness)
     assert len(direct()) == 2
     assert date(2026, 11, 25) < harness.clock.now.date()
+
+
+async def test_stats_in_chat_count_what_the_viewer_may_see(harness: Harness) -> None:
+    await resolved_incident(harness)
+    await resolved_incident(harness, title="Secret thing", private=True)
+    seen = await say(harness, "stats", user="U0OUTSIDER", channel="C0GENERAL")
+    assert seen.paged and "SEV2" in seen.markdown
+    mine = await say(harness, "stats 7", user="U0DECLARER", channel="C0GENERAL")
+    assert mine.markdown != seen.markdown  # the declarer also counts the private one
+    refused = await say(harness, "stats forever", user="U0DECLARER", channel="C0GENERAL")
+    assert refused.markdown.startswith("⚠️ stats takes a number of days")

@@ -3,12 +3,17 @@ exactly once, and closing; refusals for what cannot be done."""
 
 from __future__ import annotations
 
+from bot.chat.fake import SharedFile
 from bot.errors import OutcomeUnknown
 from bot.incidents.status import Status
 from bot.postmortem.form import SECTIONS as FORM_SECTIONS
 from bot.storage.models import TimelineKind
 from tests.unit.conftest import Harness, sev2
 from tests.unit.postmortem.flow import SECTIONS, posted, resolved_incident, say, stored, submit
+
+
+def shared(harness: Harness) -> list[SharedFile]:
+    return list(harness.chat.files.values())
 
 
 async def test_the_form_is_prefilled_from_what_the_incident_knows(harness: Harness) -> None:
@@ -28,7 +33,7 @@ async def test_each_submission_shares_a_new_version_and_says_so(harness: Harness
     incident = await resolved_incident(harness)
     assert await submit(harness, incident.number) == {}
     await harness.worker.drain()
-    (first,) = harness.chat.files
+    (first,) = shared(harness)
     assert first.filename == "INC-1-postmortem.md"
     assert first.channel_id == incident.channel_id
     text = first.content.decode()
@@ -39,11 +44,11 @@ async def test_each_submission_shares_a_new_version_and_says_so(harness: Harness
     assert {f.id: f.initial for f in reply.form.fields}["went_well"] == SECTIONS["went_well"]
     assert await submit(harness, incident.number, went_well="Rollback took 2 minutes") == {}
     await harness.worker.drain()
-    names = [f.filename for f in harness.chat.files]
+    names = [f.filename for f in shared(harness)]
     assert names == ["INC-1-postmortem.md", "INC-1-postmortem-v2.md"]
-    assert "version 2" in harness.chat.files[1].comment
-    assert "INC-1-postmortem.md above stays" in harness.chat.files[1].comment
-    assert "Rollback took 2 minutes" in harness.chat.files[1].content.decode()
+    assert "version 2" in shared(harness)[1].comment
+    assert "INC-1-postmortem.md above stays" in shared(harness)[1].comment
+    assert "Rollback took 2 minutes" in shared(harness)[1].content.decode()
     ops = [e.data.get("op") for e in await harness.timeline() if e.kind is TimelineKind.POSTMORTEM]
     assert ops == ["written", "exported", "edited", "exported"]
 
@@ -55,7 +60,7 @@ async def test_an_upload_whose_answer_was_lost_is_shared_once(harness: Harness) 
     await harness.worker.drain()
     harness.clock.advance(minutes=5)
     await harness.worker.drain()
-    assert [f.filename for f in harness.chat.files if not f.deleted] == ["INC-1-postmortem.md"]
+    assert [f.filename for f in shared(harness) if not f.deleted] == ["INC-1-postmortem.md"]
     exported = [e for e in await harness.timeline() if e.kind is TimelineKind.POSTMORTEM]
     assert [e.data.get("op") for e in exported] == ["written", "exported"]
 
@@ -67,7 +72,7 @@ async def test_an_upload_refused_for_now_is_retried(harness: Harness) -> None:
     await harness.worker.drain()
     harness.clock.advance(minutes=5)
     await harness.worker.drain()
-    assert len([f for f in harness.chat.files if not f.deleted]) == 1
+    assert len([f for f in shared(harness) if not f.deleted]) == 1
 
 
 async def test_export_needs_a_written_postmortem_and_then_shares_again(harness: Harness) -> None:
@@ -79,7 +84,7 @@ async def test_export_needs_a_written_postmortem_and_then_shares_again(harness: 
     reply = await say(harness, "postmortem export", user="U0DECLARER", channel=here)
     assert "Version 2" in reply.markdown
     await harness.worker.drain()
-    assert [f.filename for f in harness.chat.files][-1] == "INC-1-postmortem-v2.md"
+    assert [f.filename for f in shared(harness)][-1] == "INC-1-postmortem-v2.md"
 
 
 async def test_close_completes_the_postmortem_and_stops_the_form(harness: Harness) -> None:
@@ -115,4 +120,4 @@ async def test_a_private_incident_postmortem_is_invisible_to_outsiders(harness: 
         assert reply.markdown == "⚠️ there is no INC-1.", (command, reply.markdown)
     outsider = await submit(harness, incident.number, user="U0OUTSIDER")
     assert outsider == {"root_cause": "there is no INC-1"}
-    assert harness.chat.files == []
+    assert shared(harness) == []
