@@ -80,9 +80,10 @@ def describe(entry: TimelineEntry) -> Trusted:
         case TimelineKind.SEVERITY_CHANGED:
             line = f"Severity {data.get('old', '?')} → {data.get('new', '?')} by {who}"
         case TimelineKind.MESSAGE:
-            link = data.get("permalink")
+            # Only an http(s) permalink becomes a link (`link` refuses anything else).
+            to_message = link("message", str(data["permalink"])) if data.get("permalink") else None
             quoted = f"{who}: “{text}”" if text else f"a message from {who}"
-            line = f"💬 {quoted}" + (f" ([message]({link}))" if link else "")
+            line = f"💬 {quoted}" + (f" ({to_message})" if to_message else "")
             return Trusted(line)
         case TimelineKind.ESCALATED:
             level = escape_markdown(f"{data.get('level', '?')} {data.get('name', '')}".strip())

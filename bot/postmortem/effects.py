@@ -25,6 +25,7 @@ from bot.incidents.timeline import record
 from bot.policy.schema import Policy
 from bot.postmortem.confluence import ConfluencePublisher
 from bot.postmortem.document import (
+    DocumentData,
     HtmlRenderer,
     document_filename,
     load_document,
@@ -76,28 +77,29 @@ class PostmortemEffects:
             DeliveryKind.POST_DIRECT.value: self.post_direct,
         }
 
-    async def _document(self, delivery: Delivery) -> tuple[Incident, str]:
+    async def _document(self, delivery: Delivery, version: int) -> tuple[Incident, str]:
         incident_id = delivery.incident_id
 
-        def load(session: Session) -> tuple[Incident, str] | None:
+        def load(session: Session) -> tuple[Incident, DocumentData] | None:
             incident = session.get(Incident, incident_id) if incident_id is not None else None
             if incident is None:
                 return None
-            data = load_document(session, incident, policy=self._policy)
-            return incident, render_markdown(data, self._renderer)
+            return incident, load_document(session, incident, policy=self._policy, version=version)
 
         loaded = await self._db.transaction(load)
         if loaded is None:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
-        return loaded
+        incident, data = loaded
+        # Rendered after the transaction: no database lock is held meanwhile.
+        return incident, render_markdown(data, self._renderer)
 
     async def export(self, delivery: Delivery) -> Landed | None:
         """Share one version of the document in the incident's channel."""
-        incident, markdown = await self._document(delivery)
+        version = int(delivery.payload["version"])
+        incident, markdown = await self._document(delivery, version)
         if incident.channel_id is None:
             raise DeliveryError("channel_not_open_yet")
         channel_id = incident.channel_id
-        version = int(delivery.payload["version"])
         filename = document_filename(incident.number, version)
         if delivery.attempts > 1 and await self._chat.files_named(
             channel_id=channel_id, filename=filename
@@ -155,19 +157,20 @@ class PostmortemEffects:
             return None  # no longer configured: nothing to publish to
         incident_id = delivery.incident_id
 
-        def load(session: Session) -> tuple[Incident, str, str | None] | None:
+        def load(session: Session) -> tuple[Incident, DocumentData, str | None] | None:
             incident = session.get(Incident, incident_id) if incident_id is not None else None
             if incident is None:
                 return None
             data = load_document(session, incident, policy=self._policy)
             written = postmortem_of(session, incident.id or 0)
             page = written.confluence_page_id if written is not None else None
-            return incident, render_confluence(data, self._pages), page
+            return incident, data, page
 
         loaded = await self._db.transaction(load)
         if loaded is None:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
-        incident, body, page_id = loaded
+        incident, data, page_id = loaded
+        body = render_confluence(data, self._pages)
         title = f"{incident_key(incident.number)} postmortem: {incident.title}"[:255]
         page = await self._confluence.publish(title=title, body=body, page_id=page_id)
         created = page_id is None

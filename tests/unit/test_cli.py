@@ -197,7 +197,7 @@ def test_check_config_reports_the_templates(no_slack: None, tmp_path: Path) -> N
     (tmp_path / "anouncement.md.j2").write_text("typo\n")
     result = invoke("check-config", env={"WARROOM_TEMPLATES_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
-    assert f"# templates: 19 compiled, 1 of them from {tmp_path}" in result.output
+    assert f"# templates: 27 compiled, 1 of them from {tmp_path}" in result.output
     assert f"warning: {tmp_path}/anouncement.md.j2 is not a template of warroom's" in (
         result.output
     )
