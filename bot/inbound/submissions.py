@@ -155,9 +155,10 @@ class FormSubmissions:
         first = SECTION_IDS[0]
         if number is None or self._postmortems is None:
             return FormOutcome({first: "This form no longer names an incident; open it again."})
+        origin = submission.context.get("channel")
         try:
             await self._postmortems.submit(
-                IncidentRef(number=number),
+                IncidentRef(number=number, via=origin if isinstance(origin, str) else None),
                 actor=submission.requester.user_id,
                 sections={field_id: _text(submission, field_id) for field_id in SECTION_IDS},
             )

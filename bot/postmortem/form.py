@@ -52,7 +52,11 @@ def prefilled(
 
 
 def postmortem_form(
-    incident: Incident, written: Postmortem | None, updates: Sequence[TimelineEntry]
+    incident: Incident,
+    written: Postmortem | None,
+    updates: Sequence[TimelineEntry],
+    *,
+    origin_channel: str | None = None,
 ) -> Form:
     values = prefilled(incident, written, updates)
     key = incident_key(incident.number)
@@ -60,7 +64,8 @@ def postmortem_form(
         id=POSTMORTEM_FORM,
         title=f"Postmortem of {key}",
         submit="Save and share",
-        context={"number": incident.number},
+        # Where it was opened from: writing is for the people in the incident's channel.
+        context={"number": incident.number, "channel": origin_channel},
         fields=tuple(
             FormField(
                 field_id,

@@ -65,7 +65,7 @@ class Postmortems:
             return postmortem_of(session, incident_id), list(updates)
 
         written, updates = await self._db.transaction(read, urgent=True)
-        return postmortem_form(incident, written, updates)
+        return postmortem_form(incident, written, updates, origin_channel=ref.origin)
 
     async def submit(self, ref: IncidentRef, *, actor: str, sections: Mapping[str, str]) -> Outcome:
         """Store the sections and share the document's next version in the channel."""

@@ -120,3 +120,35 @@ def test_postmortem_refusals_answer_briefly(sender: SlackSender, slack: FakeSlac
     assert "resolve it first" in answer(sender, "close", channel.id)
     assert "takes `export` or nothing" in answer(sender, "postmortem now please", channel.id)
     assert "due needs a date" in answer(sender, "action add due tomorrow fix it", channel.id)
+
+
+def test_the_all_clear_offers_the_postmortem_form(sender: SlackSender, slack: FakeSlack) -> None:
+    channel = declared(sender, slack)
+    answer(sender, "resolve Rolled back", channel.id)
+    all_clear = wait_until(
+        lambda: next(
+            (m for m in slack.channels[channel.id].messages if "[RESOLVED]" in str(m)), None
+        ),
+        what="the all-clear",
+    )
+    assert "Post-mortem to be held by" in str(all_clear["blocks"])
+    (button,) = [
+        element
+        for block in all_clear["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert button["action_id"] == "incident.postmortem"
+    pressed, _ = sender.action(
+        "incident.postmortem",
+        button["value"],
+        user="U0SAM",  # in the channel, not one of the incident's people
+        channel=channel.id,
+        message_ts=all_clear["ts"],
+    )
+    assert pressed.status_code == 200
+    view = opened_view(slack)
+    assert view["callback_id"] == "incident.postmortem_form"
+    assert sender.submit(view, text_values(SECTIONS), user="U0SAM").status_code == 200
+    (shared,) = shared_files(slack, channel.id, 1)
+    assert "shared by <@U0SAM>" in shared.initial_comment

@@ -60,14 +60,19 @@ async def stored(harness: Harness, number: int) -> Incident:
 
 
 async def submit(
-    harness: Harness, number: int, *, user: str = "U0DECLARER", **sections: str
+    harness: Harness,
+    number: int,
+    *,
+    user: str = "U0DECLARER",
+    channel: str | None = None,
+    **sections: str,
 ) -> dict[str, str]:
     outcome = await harness.warroom.submissions.submit(
         FormSubmission(
             requester=Requester(user),
             form=POSTMORTEM_FORM,
             values={**SECTIONS, **sections},
-            context={"number": number},
+            context={"number": number, "channel": channel},
         )
     )
     return dict(outcome.errors)

@@ -121,3 +121,12 @@ async def test_a_private_incident_postmortem_is_invisible_to_outsiders(harness: 
     outsider = await submit(harness, incident.number, user="U0OUTSIDER")
     assert outsider == {"root_cause": "there is no INC-1"}
     assert shared(harness) == []
+
+
+async def test_people_in_the_channel_write_it_not_people_elsewhere(harness: Harness) -> None:
+    incident = await resolved_incident(harness)
+    reply = await say(harness, "postmortem", user="U0SAM", channel=incident.channel_id)
+    assert reply.form is not None and reply.form.context["channel"] == incident.channel_id
+    assert await submit(harness, incident.number, user="U0SAM", channel=incident.channel_id) == {}
+    elsewhere = await submit(harness, incident.number, user="U0SAM", channel="C0GENERAL")
+    assert "only people in INC-1's channel" in elsewhere["root_cause"]
