@@ -67,3 +67,20 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# Fixtures that reach a database: the only tests whose outcome can differ between SQLite
+# and Postgres.
+DATABASE_FIXTURES = frozenset({"database_url", "postgres_dsn"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`WARROOM_TEST_DATABASE_ONLY=1` (the suite's second run, on Postgres): only the tests
+    that use a database. The others (parsers, renderers, fakes, packaging) ran on the
+    first run already, and nothing in them depends on the database."""
+    if os.environ.get("WARROOM_TEST_DATABASE_ONLY") != "1":
+        return
+    kept = [i for i in items if DATABASE_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
