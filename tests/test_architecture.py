@@ -13,9 +13,15 @@ from tests.conftest import PROJECT_ROOT
 
 BOT, HANDLERS = PROJECT_ROOT / "bot", PROJECT_ROOT / "handlers"
 # The composition root (app.py, and lifespan.py which runs it) picks the adapters; the
-# Slack adapter is Slack's own place.
-PLATFORM_PLACES = (BOT / "app.py", BOT / "lifespan.py", BOT / "chat" / "slack")
+# Slack and Teams adapters are each their platform's own place.
+PLATFORM_PLACES = (
+    BOT / "app.py",
+    BOT / "lifespan.py",
+    BOT / "chat" / "slack",
+    BOT / "chat" / "teams",
+)
 SLACK_LIBRARIES = ("slack_sdk", "slack_bolt", "aiohttp")
+TEAMS_LIBRARIES = ("microsoft_teams", "jwt")
 STORAGE = ("bot.storage", "sqlalchemy", "sqlmodel", "alembic")
 
 
@@ -49,7 +55,8 @@ def core_modules() -> list[Path]:
 def test_the_core_imports_no_chat_platform(path: Path) -> None:
     found = imported(path)
     assert not [n for n in found if starts(n, SLACK_LIBRARIES)], "Slack belongs in bot/chat/slack"
-    assert not [n for n in found if starts(n, ("bot.chat.slack", "handlers"))]
+    assert not [n for n in found if starts(n, TEAMS_LIBRARIES)], "Teams belongs in bot/chat/teams"
+    assert not [n for n in found if starts(n, ("bot.chat.slack", "bot.chat.teams", "handlers"))]
 
 
 @pytest.mark.parametrize("path", core_modules(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
