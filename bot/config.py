@@ -64,6 +64,24 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=60, validation_alias="WARROOM_POST_INTERVAL_SECONDS"
     )
 
+    # Microsoft Teams (bot.chat.teams): on when the bot's app id is set; anonymous only for
+    # a local trial (no token checked or sent), never together with an app id.
+    teams_app_id: str | None = Field(default=None, validation_alias="WARROOM_TEAMS_APP_ID")
+    teams_app_password: str | None = Field(
+        default=None, validation_alias="WARROOM_TEAMS_APP_PASSWORD"
+    )
+    teams_tenant_id: str | None = Field(default=None, validation_alias="WARROOM_TEAMS_TENANT_ID")
+    teams_anonymous: bool = Field(default=False, validation_alias="WARROOM_TEAMS_ANONYMOUS")
+    teams_openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias="WARROOM_TEAMS_OPENID_METADATA_URL",
+    )
+    # None: Microsoft Entra's token endpoint of the tenant (bot.chat.teams.auth).
+    teams_token_url: str | None = Field(default=None, validation_alias="WARROOM_TEAMS_TOKEN_URL")
+    teams_graph_url: str = Field(
+        default="https://graph.microsoft.com/v1.0", validation_alias="WARROOM_TEAMS_GRAPH_URL"
+    )
+
     # The dotenv file(s) these settings were read from: the policy's secrets come from there too.
     _env_files: tuple[Path, ...] = PrivateAttr(default=())
 
@@ -79,6 +97,21 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id) or self.teams_anonymous
+
+    def teams_problem(self) -> str | None:
+        """Why these Teams settings cannot be used (None: they can)."""
+        if self.teams_anonymous and self.teams_app_id:
+            return (
+                "WARROOM_TEAMS_ANONYMOUS=true is for a local trial without credentials: "
+                "it cannot be combined with WARROOM_TEAMS_APP_ID"
+            )
+        if self.teams_app_id and not self.teams_app_password:
+            return "WARROOM_TEAMS_APP_ID is set: WARROOM_TEAMS_APP_PASSWORD is needed too"
+        return None
 
     @property
     def slack_mode(self) -> SlackMode | None:
@@ -135,7 +168,7 @@ class Settings(BaseSettings):
 def load_settings(**values: Any) -> Settings:
     """Settings, or a ConfigurationError naming each variable that cannot be used."""
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(part) for part in error['loc'])}: "
@@ -143,6 +176,10 @@ def load_settings(**values: Any) -> Settings:
             for error in exc.errors()
         ]
         raise ConfigurationError("; ".join(problems)) from exc
+    problem = settings.teams_problem()
+    if problem is not None:
+        raise ConfigurationError(problem)
+    return settings
 
 
 def _as_paths(chosen: Any) -> tuple[Path, ...]:

@@ -354,3 +354,5 @@ class DiagnosticRun(SQLModel, table=True):
 # Registered on the same metadata; defined apart to keep this module about incidents.
 from bot.storage.postmortem_models import ActionItem as ActionItem  # noqa: E402
 from bot.storage.postmortem_models import Postmortem as Postmortem  # noqa: E402
+from bot.storage.teams_models import TeamsConversation as TeamsConversation  # noqa: E402
+from bot.storage.teams_models import TeamsPerson as TeamsPerson  # noqa: E402
