@@ -143,7 +143,9 @@ class FakeChat:
             raise DeliveryError("channel_not_found", retryable=False)
         return self.channels[channel_id]
 
-    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+    async def open_channel(
+        self, *, name: str, private: bool, near: str | None = None
+    ) -> OpenedChannel:
         def act() -> OpenedChannel:
             if self.channel_named(name) is not None:
                 raise ChannelNameTaken("name_taken", retryable=False)

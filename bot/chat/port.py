@@ -85,8 +85,12 @@ class OwnChannel:
 
 
 class ChatPlatform(Protocol):
-    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
-        """Create a channel the bot is in; ChannelNameTaken if the name is used."""
+    async def open_channel(
+        self, *, name: str, private: bool, near: str | None = None
+    ) -> OpenedChannel:
+        """Create a channel the bot is in; ChannelNameTaken if the name is used. `near`
+        is where the incident was declared: a platform whose incidents live beside their
+        origin (Teams: a thread in that channel) opens it there."""
         ...
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:

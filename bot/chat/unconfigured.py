@@ -17,7 +17,9 @@ def _unavailable(operation: str) -> DeliveryError:
 
 
 class UnconfiguredChat:
-    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+    async def open_channel(
+        self, *, name: str, private: bool, near: str | None = None
+    ) -> OpenedChannel:
         raise _unavailable("open a channel")
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:

@@ -67,7 +67,9 @@ class ChannelOpener:
                     return self._adopting(incident, own[name])
                 continue  # the bot's, but another incident's
             try:
-                opened = await self._create(name, private=incident.private)
+                opened = await self._create(
+                    name, private=incident.private, near=incident.declared_in
+                )
             except ChannelNameTaken:
                 # Maybe by this incident's own earlier attempt, whose answer was lost: look
                 # again at every time a name is taken, as that attempt may land meanwhile.
@@ -79,18 +81,18 @@ class ChannelOpener:
             return saving(incident.id or 0, channel_id=opened.id, channel_name=opened.name)
         raise DeliveryError("no_free_channel_name", detail=planned)
 
-    async def _create(self, name: str, *, private: bool) -> OpenedChannel:
+    async def _create(self, name: str, *, private: bool, near: str | None) -> OpenedChannel:
         """Create `name`; once more at once after an unknown outcome that was no timeout
         (what slack_sdk's own retry used to do blindly). Asking for the same name again is
         safe: if the first call created it, this one is told the name is taken, and the
         caller adopts the channel."""
         try:
-            return await self._chat.open_channel(name=name, private=private)
+            return await self._chat.open_channel(name=name, private=private, near=near)
         except OutcomeUnknown as error:
             if error.timed_out:
                 raise
             log.info("no clear answer opening %s (%s): asking again", name, error)
-            return await self._chat.open_channel(name=name, private=private)
+            return await self._chat.open_channel(name=name, private=private, near=near)
 
     async def _planned_name(self, incident: Incident) -> str:
         severity = incident.severity

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 
+from bot.chat.platforms import platform_of
 from bot.clock import Clock
 from bot.delivery.outbox import DeliveryKind, Handoff, claiming, current_claim, enqueue
 from bot.errors import UserError
@@ -205,8 +206,14 @@ class IncidentService:
         ]
         if declaration.by_person:
             owed.append((DeliveryKind.INVITE, {"users": [declaration.declared_by]}))
-        if self._announce_channel and not declaration.private:
-            owed.append((DeliveryKind.ANNOUNCE, {"channel": self._announce_channel}))
+        # Each platform announces in its own channel: a Teams incident never in Slack's.
+        announce = (
+            self._policy.teams.announce_channel
+            if platform_of(declaration.declared_in) == "teams"
+            else self._announce_channel
+        )
+        if announce and not declaration.private:
+            owed.append((DeliveryKind.ANNOUNCE, {"channel": announce}))
         return owed
 
     def _reach(self, session: Session, incident: Incident, level: EscalationLevel) -> None:

@@ -35,6 +35,7 @@ from bot.policy.fields import Duration
 from bot.policy.fields import _to_timedelta as _to_timedelta  # for imports from here
 from bot.policy.policy_file import describe_invalid, read_policy_file
 from bot.policy.postmortem import ConfluenceSettings, PostmortemPolicy
+from bot.policy.teams import TeamsPolicy
 
 __all__ = [  # what the rest of warroom imports from here
     "NEXT_BUSINESS_DAY",
@@ -154,11 +155,15 @@ class Contacts(BaseModel):
 
     users: tuple[str, ...] = ()
     usergroups: tuple[str, ...] = ()
+    # People in Microsoft Teams, by their Entra object id (reached on Teams incidents).
+    teams_users: tuple[str, ...] = ()
     pagerduty: PagerDutyTarget | None = None
     webhook: WebhookTarget | None = None
 
     def reaches_anyone(self) -> bool:
-        return bool(self.users or self.usergroups or self.pagerduty or self.webhook)
+        return bool(
+            self.users or self.usergroups or self.teams_users or self.pagerduty or self.webhook
+        )
 
     def pager_targets(self) -> list[dict[str, Any]]:
         """Where this level pages, as stored with each page (secrets stay in the environment)."""
@@ -238,6 +243,8 @@ class Policy(BaseModel):
     diagnostics: DiagnosticsPolicy = DiagnosticsPolicy()
     # When the postmortem is due, for which severities, where it is published.
     postmortem: PostmortemPolicy = PostmortemPolicy()
+    # Where Teams incidents open and are announced (bot.chat.teams).
+    teams: TeamsPolicy = TeamsPolicy()
 
     @field_validator("roles")
     @classmethod

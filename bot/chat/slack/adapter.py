@@ -242,7 +242,9 @@ class SlackChat:
             self._bot_user_id = str(data["user_id"])
         return self._bot_user_id
 
-    async def open_channel(self, *, name: str, private: bool) -> OpenedChannel:
+    async def open_channel(
+        self, *, name: str, private: bool, near: str | None = None
+    ) -> OpenedChannel:
         data = await self._call(
             "conversations.create",
             lambda: self._once.conversations_create(name=name, is_private=private),
