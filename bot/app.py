@@ -22,7 +22,9 @@ from bot.alerts.model import AlertBatch
 from bot.alerts.silences import Silencer, SilenceRequests
 from bot.alerts.triage import AlertTriage
 from bot.chat.port import ChatPlatform
+from bot.chat.routing import RoutingChat
 from bot.chat.slack.adapter import SlackChat, build_web_client
+from bot.chat.teams.wiring import TeamsParts, teams_parts
 from bot.chat.unconfigured import UnconfiguredChat
 from bot.clock import Clock, utc_now
 from bot.config import Settings
@@ -52,6 +54,7 @@ from handlers.alerts import credentials_for
 from handlers.alerts.routes import add_alert_routes
 from handlers.slack import intake
 from handlers.slack.background import Background
+from handlers.teams.messages import TeamsMessages
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ class Warroom:
     diagnostics: Diagnostics  # checks and runbooks run on request
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
+    # Only where Teams is configured: POST /api/messages.
+    teams_door: TeamsMessages | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -110,9 +115,14 @@ def build(
         if settings.slack_bot_token
         else None
     )
-    if chat is None:
-        chat = SlackChat(client) if client is not None else UnconfiguredChat()
     http = http or httpx.AsyncClient(timeout=15)
+    teams = (
+        teams_parts(settings, db=db, clock=clock, policy=policy, http=http)
+        if settings.teams_enabled
+        else None
+    )
+    if chat is None:
+        chat = _chat_of(client, teams)
     effects = ChatEffects(
         db=db,
         chat=chat,
@@ -257,7 +267,20 @@ def build(
                 background=follow_ups,
             ),
         )
+    teams_door = (
+        TeamsMessages(
+            inbound=inbound,
+            submissions=submissions,
+            book=teams.book,
+            connector=teams.connector,
+            tokens=teams.inbound_tokens,
+            card_of=effects.current_card,
+        )
+        if teams is not None
+        else None
+    )
     return Warroom(
+        teams_door=teams_door,
         settings=settings,
         policy=policy,
         clock=clock,
@@ -278,6 +301,16 @@ def build(
         diagnostics=diagnostics,
         bolt=bolt,
     )
+
+
+def _chat_of(client: Any, teams: TeamsParts | None) -> ChatPlatform:
+    """Slack, Teams, or both in one process (each incident on its own platform)."""
+    slack: ChatPlatform | None = SlackChat(client) if client is not None else None
+    if teams is None:
+        return slack or UnconfiguredChat()
+    if slack is None:
+        return teams.chat
+    return RoutingChat({"slack": slack, "teams": teams.chat}, default="slack")
 
 
 def create_app(settings: Settings | None = None, *, warroom: Warroom | None = None) -> FastAPI:
@@ -327,6 +360,20 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
         serving=warroom.worker.foreground.serving,
     )
 
+    @api.post("/api/messages")
+    async def teams_messages(request: Request) -> Response:
+        if warroom.teams_door is None:
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "error": "teams_not_configured",
+                    "missing": ["WARROOM_TEAMS_APP_ID", "WARROOM_TEAMS_APP_PASSWORD"],
+                },
+                status_code=503,
+            )
+        with warroom.worker.foreground.serving():
+            return await warroom.teams_door.handle(request)
+
     @api.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -334,7 +381,8 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
     @api.get("/readyz")
     async def readyz() -> Response:
         body: dict[str, Any] = {
-            "slack": "configured" if warroom.settings.slack_configured else "not configured"
+            "slack": "configured" if warroom.settings.slack_configured else "not configured",
+            "teams": "configured" if warroom.teams_door is not None else "not configured",
         }
         # A template override edited while serving is compiled again here, not first on
         # a card: the probe names it.

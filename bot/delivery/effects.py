@@ -179,6 +179,17 @@ class ChatEffects:
             raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
         return data
 
+    async def current_card(self, number: int) -> Message | None:
+        """The card of incident `number` as stored now (a platform that answers a button
+        with the refreshed card, as Teams does); None if there is no such incident.
+        Only for someone whose press was just accepted: it checks nobody's access."""
+        incident_id = await self._db.transaction(
+            lambda session: session.scalar(
+                select(col(Incident.id)).where(col(Incident.number) == number)
+            )
+        )
+        return self._card(await self._card_data(incident_id)) if incident_id is not None else None
+
     def _card(self, data: _CardData) -> Message:
         incident, entries, roles, alerts = data
         now = self._clock()

@@ -157,15 +157,17 @@ class ConversationBook:
         row = await self._db.transaction(find)
         return _place(row) if row is not None else None
 
-    async def any_service_url(self) -> str | None:
-        def latest(session: Session) -> str | None:
-            return session.scalar(
-                select(col(TeamsConversation.service_url))
-                .order_by(col(TeamsConversation.seen_at).desc())
-                .limit(1)
-            )
+    async def latest_place(self) -> Place | None:
+        """The conversation last heard from: its Bot Connector address and tenant are
+        where a chat with someone who wrote to the bot is opened."""
 
-        return await self._db.transaction(latest)
+        def latest(session: Session) -> TeamsConversation | None:
+            return session.scalars(
+                select(TeamsConversation).order_by(col(TeamsConversation.seen_at).desc())
+            ).first()
+
+        row = await self._db.transaction(latest)
+        return _place(row) if row is not None else None
 
     async def person(self, aad_id: str) -> TeamsPerson | None:
         return await self._db.transaction(lambda session: session.get(TeamsPerson, aad_id))

@@ -1,0 +1,62 @@
+"""The Teams adapter's parts for one process, from the settings (called by bot.app)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from bot.chat.teams.adapter import TeamsChat
+from bot.chat.teams.auth import InboundTokens, OutboundTokens, default_token_url
+from bot.chat.teams.book import ConversationBook
+from bot.chat.teams.connector import BotConnector
+from bot.clock import Clock
+from bot.config import Settings
+from bot.errors import ConfigurationError
+from bot.policy.schema import Policy
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TeamsParts:
+    chat: TeamsChat
+    book: ConversationBook
+    connector: BotConnector
+    inbound_tokens: InboundTokens | None  # None: anonymous, a local trial
+
+
+def teams_parts(
+    settings: Settings, *, db: Database, clock: Clock, policy: Policy, http: httpx.AsyncClient
+) -> TeamsParts:
+    problem = settings.teams_problem()
+    if problem is not None:
+        raise ConfigurationError(problem)
+    book = ConversationBook(db=db, clock=clock)
+    app_id = settings.teams_app_id
+    if app_id is None:
+        log.warning(
+            "WARROOM_TEAMS_ANONYMOUS=true: Teams requests are NOT authenticated and replies "
+            "carry no token. For a local trial only (the Agents Playground), never in production"
+        )
+        connector = BotConnector(http=http, tokens=None)
+        inbound_tokens = None
+    else:
+        outbound = OutboundTokens(
+            http=http,
+            app_id=app_id,
+            password=settings.teams_app_password or "",
+            token_url=settings.teams_token_url or default_token_url(settings.teams_tenant_id),
+            clock=clock,
+        )
+        connector = BotConnector(http=http, tokens=outbound, bot_id=app_id)
+        inbound_tokens = InboundTokens(
+            http=http,
+            app_id=app_id,
+            metadata_url=settings.teams_openid_metadata_url,
+            clock=clock,
+        )
+    chat = TeamsChat(connector=connector, book=book, policy=policy.teams)
+    return TeamsParts(chat=chat, book=book, connector=connector, inbound_tokens=inbound_tokens)

@@ -1,0 +1,220 @@
+"""Microsoft Teams end to end: the real server, signed Bot Framework requests from a fake
+identity provider, replies and threads at a fake Bot Connector that validates every card
+against the Adaptive Card 1.5 schema and the 28 KB limit. Slack is configured in the same
+process: each incident stays on the platform it was declared on."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import SlackSender, WarroomServer, wait_until
+from tests.support.fake_bot_connector import FakeBotConnector
+from tests.support.fake_slack import FakeSlack
+from tests.support.fake_teams_identity import FakeTeamsIdentity
+
+APP_ID = "00000000-0000-4000-8000-00000000b07a"
+BOT = f"28:{APP_ID}"
+TENANT = "11111111-2222-4333-8444-555555555555"
+TEAM = "19:team-general@thread.tacv2"
+CHANNEL = "19:incidents-room@thread.tacv2"
+ALEX = "aaaaaaaa-0000-4000-8000-000000000001"
+_ids = itertools.count(1_600_000_000_000)  # people's posts; the fake numbers its own
+
+
+@pytest.fixture(scope="module")
+def identity() -> Iterator[FakeTeamsIdentity]:
+    with FakeTeamsIdentity(app_id=APP_ID) as fake:
+        yield fake
+
+
+@pytest.fixture
+def connector(identity: FakeTeamsIdentity) -> Iterator[FakeBotConnector]:
+    fake = FakeBotConnector(accept=lambda token: token in identity.issued_tokens, bot_id=APP_ID)
+    fake.start()
+    fake.add_channel(channel_id=CHANNEL, team_id=TEAM, name="Incidents")
+    yield fake
+    assert fake.violations == [], "the app sent what the Bot Connector would refuse"
+    fake.stop()
+
+
+@pytest.fixture
+def teams_server(
+    make_server: Callable[..., WarroomServer],
+    identity: FakeTeamsIdentity,
+    connector: FakeBotConnector,
+) -> WarroomServer:
+    server = make_server(
+        WARROOM_TEAMS_APP_ID=APP_ID,
+        WARROOM_TEAMS_APP_PASSWORD=identity.password,
+        WARROOM_TEAMS_TENANT_ID=TENANT,
+        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
+        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
+    )
+    server.start()
+    return server
+
+
+def message(connector: FakeBotConnector, text: str, *, user: str = ALEX) -> dict[str, Any]:
+    """`@warroom <text>` posted in the incidents channel (a new post: its own thread)."""
+    post = str(next(_ids))
+    return {
+        "type": "message",
+        "id": post,
+        "channelId": "msteams",
+        "serviceUrl": connector.service_url,
+        "from": {"id": f"29:{user}", "name": "Alex Doe", "aadObjectId": user},
+        "recipient": {"id": BOT, "name": "warroom"},
+        "conversation": {
+            "id": f"{CHANNEL};messageid={post}",
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "isGroup": True,
+        },
+        "channelData": {
+            "channel": {"id": CHANNEL},
+            "team": {"id": TEAM},
+            "tenant": {"id": TENANT},
+        },
+        "text": f"<at>warroom</at> {text}",
+        "entities": [
+            {
+                "type": "mention",
+                "text": "<at>warroom</at>",
+                "mentioned": {"id": BOT, "name": "warroom"},
+            }
+        ],
+    }
+
+
+def invoke(
+    connector: FakeBotConnector, conversation_id: str, verb: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    activity = message(connector, "")
+    activity.update(
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}},
+        conversation={"id": conversation_id, "conversationType": "channel", "tenantId": TENANT},
+    )
+    activity.pop("text")
+    activity.pop("entities")
+    return activity
+
+
+def send(
+    server: WarroomServer,
+    identity: FakeTeamsIdentity,
+    activity: dict[str, Any],
+    *,
+    token: str | None = "good",
+) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    if token == "good":
+        token = identity.mint(APP_ID, service_url=activity.get("serviceUrl"))
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return httpx.post(
+        f"{server.url}/api/messages", content=json.dumps(activity), headers=headers, timeout=10
+    )
+
+
+def bot_threads(connector: FakeBotConnector) -> list[Any]:
+    """Threads the bot started (a reply to a person's post makes theirs known too)."""
+    return [thread for thread in connector.threads() if thread.root.from_bot]
+
+
+def reply_texts(connector: FakeBotConnector) -> list[str]:
+    return [str(call.body.get("text", "")) for call in connector.calls_to("send") if call.body]
+
+
+def test_every_bad_token_is_a_401_and_nothing_happens(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    activity = message(connector, "declare sev2 Checkout errors")
+    service = connector.service_url
+    bad = {
+        "none": None,
+        "malformed": "not-a-jwt",
+        "wrong audience": identity.mint("someone-else", service_url=service),
+        "expired": identity.mint(APP_ID, service_url=service, expires_in=-3600),
+        "wrong signature": identity.mint(APP_ID, service_url=service, signing_key="other"),
+        "wrong issuer": identity.mint(APP_ID, service_url=service, issuer="https://evil.example"),
+    }
+    for case, token in bad.items():
+        answer = send(teams_server, identity, activity, token=token)
+        assert answer.status_code == 401, case
+        assert answer.json()["ok"] is False
+    assert connector.calls == []
+    assert send(teams_server, identity, activity).status_code == 200  # the test's own issuer
+
+
+def test_declare_in_teams_opens_a_thread_with_the_card_and_buttons_refresh_it(
+    teams_server: WarroomServer,
+    identity: FakeTeamsIdentity,
+    connector: FakeBotConnector,
+    slack: FakeSlack,
+) -> None:
+    answer = send(teams_server, identity, message(connector, "declare sev2 Checkout errors"))
+    assert answer.status_code == 200
+    wait_until(lambda: any("Declaring INC-1" in t for t in reply_texts(connector)), what="reply")
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
+    assert thread.channel_id == CHANNEL
+    card = wait_until(
+        lambda: connector.last_card(thread.conversation_id), what="the card in the thread"
+    )
+    shown = json.dumps(card)
+    assert "INCIDENT ACTIVE" in shown and "Checkout errors" in shown
+    verbs = [action.get("verb") for action in card.get("actions", [])]
+    assert "incident.acknowledge" in verbs and "incident.resolve" in verbs
+    # Nothing of it reached Slack.
+    assert slack.calls_to("conversations.create") == []
+    assert slack.channels["C0ANNOUNCE"].messages == []
+
+    pressed = send(
+        teams_server,
+        identity,
+        invoke(connector, thread.conversation_id, "incident.acknowledge", {"value": "1"}),
+    )
+    assert pressed.status_code == 200
+    body = pressed.json()
+    assert body["statusCode"] == 200
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Acknowledged" in json.dumps(body["value"])
+    # Everyone sees it: the card is edited in place in the thread.
+    wait_until(
+        lambda: "Acknowledged" in json.dumps(connector.last_card(thread.conversation_id)),
+        what="the card edited for everyone",
+    )
+    assert connector.calls_to("update")
+
+
+def test_a_refused_command_answers_the_sender_and_help_works(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    send(teams_server, identity, message(connector, "ack INC-42"))
+    send(teams_server, identity, message(connector, "help"))
+    texts = wait_until(lambda: len(t := reply_texts(connector)) >= 2 and t, what="two replies")
+    assert "there is no INC-42" in texts[0]
+    assert "declare" in texts[1]
+
+
+def test_slack_and_teams_in_one_process_keep_to_their_own(
+    teams_server: WarroomServer,
+    identity: FakeTeamsIdentity,
+    connector: FakeBotConnector,
+    slack: FakeSlack,
+) -> None:
+    sender = SlackSender(teams_server, slack)
+    assert sender.command("declare sev2 Payments failing").status_code == 200
+    wait_until(lambda: slack.channel_named("inc-1-payments-failing"), what="the Slack channel")
+    send(teams_server, identity, message(connector, "declare sev3 Search slow"))
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the Teams thread")
+    card = wait_until(lambda: connector.last_card(thread.conversation_id), what="its card")
+    assert "INC-2" in json.dumps(card) and "Payments" not in json.dumps(card)
+    assert all("Search slow" not in str(call.args) for call in slack.calls)
