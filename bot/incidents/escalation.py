@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.chat.platforms import platform_of
 from bot.delivery.outbox import DeliveryKind, enqueue
 from bot.incidents.access import write_entry
 from bot.incidents.members import add_member
@@ -52,10 +53,15 @@ class Reacher:
         )
         contacts = level.contacts
         pages = contacts.pager_targets()
-        if not (contacts.users or contacts.usergroups or pages):
+        # Each platform's own people: a Teams incident calls the level's `teams_users`
+        # (Slack's user groups mean nothing there).
+        on_teams = platform_of(incident.channel_id or incident.declared_in) == "teams"
+        people = contacts.teams_users if on_teams else contacts.users
+        groups = () if on_teams else contacts.usergroups
+        if not (people or groups or pages):
             return  # a step that calls nobody is logged on the timeline, not announced
-        called: list[str] = [user_ref(u) for u in contacts.users]
-        called += [group_ref(g) for g in contacts.usergroups]
+        called: list[str] = [user_ref(u) for u in people]
+        called += [group_ref(g) for g in groups]
         called += [f"the {next(iter(p))} pager" for p in pages]
         key = incident_key(incident.number)
         markdown = self.renderer.render(
@@ -67,16 +73,16 @@ class Reacher:
             called=called,
         )
         owed: list[tuple[DeliveryKind, dict[str, object]]] = []
-        if contacts.users:
-            owed.append((DeliveryKind.INVITE, {"users": list(contacts.users)}))
-        if contacts.usergroups:
-            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(contacts.usergroups)}))
+        if people:
+            owed.append((DeliveryKind.INVITE, {"users": list(people)}))
+        if groups:
+            owed.append((DeliveryKind.INVITE_GROUPS, {"groups": list(groups)}))
         fallback = f"{key} escalated to {level.label()}"
         owed.append((DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": fallback}))
         for target in pages:
             page: dict[str, object] = {"action": "trigger", "target": target, "level": level.level}
             owed.append((DeliveryKind.PAGE, page))
-        for user in contacts.users:
+        for user in people:
             add_member(session, incident_id=incident.id or 0, user_id=user, now=now)
         enqueue(session, incident_id=incident.id or 0, owed=owed, now=now)
 

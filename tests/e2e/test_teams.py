@@ -218,3 +218,63 @@ def test_slack_and_teams_in_one_process_keep_to_their_own(
     card = wait_until(lambda: connector.last_card(thread.conversation_id), what="its card")
     assert "INC-2" in json.dumps(card) and "Payments" not in json.dumps(card)
     assert all("Search slow" not in str(call.args) for call in slack.calls)
+
+
+SAM = "bbbbbbbb-0000-4000-8000-000000000002"
+ESCALATION_POLICY = f"""\
+escalation:
+  - {{level: L1, name: On-call engineer, after: 0s}}
+  - level: L2
+    name: Tech lead
+    after: 1h
+    contacts: {{teams_users: ["{SAM}"], users: [U0SLACKLEAD]}}
+"""
+
+
+def mentions(connector: FakeBotConnector, conversation_id: str) -> list[str]:
+    found: list[str] = []
+    for post in connector.activities_in(conversation_id):
+        for entity in post.body.get("entities") or []:
+            if entity.get("type") == "mention":
+                found.append(str(entity["mentioned"]["id"]))
+    return found
+
+
+def test_escalation_and_reminders_reach_a_teams_incident_with_mentions(
+    make_server: Callable[..., WarroomServer],
+    identity: FakeTeamsIdentity,
+    connector: FakeBotConnector,
+    tmp_path: Any,
+) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(ESCALATION_POLICY, encoding="utf-8")
+    server = make_server(
+        WARROOM_CONFIG=str(policy),
+        WARROOM_TEAMS_APP_ID=APP_ID,
+        WARROOM_TEAMS_APP_PASSWORD=identity.password,
+        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
+        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
+    )
+    server.start()
+    send(server, identity, message(connector, "declare sev2 Checkout errors"))
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
+    wait_until(lambda: connector.last_card(thread.conversation_id), what="the card")
+    here = thread.conversation_id
+
+    def in_thread(text: str) -> dict[str, Any]:
+        activity = message(connector, text)
+        activity["conversation"] = {"id": here, "conversationType": "channel", "tenantId": TENANT}
+        return activity
+
+    send(server, identity, in_thread("escalate need the tech lead"))
+    wait_until(lambda: SAM in mentions(connector, here), what="the tech lead mentioned")
+    assert "U0SLACKLEAD" not in json.dumps([p.body for p in connector.activities_in(here)])
+    # A reminder when Next Update passes mentions the declarer (no commander yet).
+    send(server, identity, in_thread("update --next 1s Looking at the pool"))
+    wait_until(
+        lambda: any(
+            "next update was due" in json.dumps(post.body) and ALEX in json.dumps(post.body)
+            for post in connector.activities_in(here)
+        ),
+        what="the reminder mentioning the declarer",
+    )
