@@ -141,6 +141,13 @@ class IncidentService:
             raise UserError(
                 f"the title is {len(title)} characters; keep it under {MAX_TITLE_LENGTH}"
             )
+        if declaration.private and platform_of(declaration.declared_in) == "teams":
+            # Its thread would be seen by everyone in the channel: never open in public
+            # what was meant private.
+            raise UserError(
+                "a private incident cannot open in Teams yet (its thread would be seen by the "
+                "whole channel): declare it in Slack, or without --private"
+            )
 
     def open_in(self, session: Session, declaration: Declaration, *, now: datetime) -> Incident:
         """Store a checked declaration within the caller's transaction (an alert opens

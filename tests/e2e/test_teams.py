@@ -278,3 +278,12 @@ def test_escalation_and_reminders_reach_a_teams_incident_with_mentions(
         ),
         what="the reminder mentioning the declarer",
     )
+
+
+def test_a_private_declaration_in_teams_is_refused_not_opened_in_public(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    send(teams_server, identity, message(connector, "declare --private sev1 Data leak"))
+    texts = wait_until(lambda: reply_texts(connector), what="the refusal")
+    assert "a private incident cannot open in Teams yet" in texts[0]
+    assert bot_threads(connector) == []
