@@ -287,3 +287,151 @@ def test_a_private_declaration_in_teams_is_refused_not_opened_in_public(
     texts = wait_until(lambda: reply_texts(connector), what="the refusal")
     assert "a private incident cannot open in Teams yet" in texts[0]
     assert bot_threads(connector) == []
+
+
+ANNOUNCE = "19:announcements@thread.tacv2"
+TEAMS_POLICY = f"""\
+teams:
+  incidents_channel: "{CHANNEL}"
+  announce_channel: "{ANNOUNCE}"
+"""
+
+
+@pytest.fixture
+def policy_server(
+    make_server: Callable[..., WarroomServer],
+    identity: FakeTeamsIdentity,
+    connector: FakeBotConnector,
+    tmp_path: Any,
+) -> WarroomServer:
+    connector.add_channel(channel_id=ANNOUNCE, team_id=TEAM, name="Announcements")
+    policy = tmp_path / "teams-policy.yml"
+    policy.write_text(TEAMS_POLICY, encoding="utf-8")
+    server = make_server(
+        WARROOM_CONFIG=str(policy),
+        WARROOM_TEAMS_APP_ID=APP_ID,
+        WARROOM_TEAMS_APP_PASSWORD=identity.password,
+        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
+        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
+    )
+    server.start()
+    return server
+
+
+def personal(connector: FakeBotConnector, text: str) -> dict[str, Any]:
+    activity = message(connector, text)
+    chat = connector.add_chat(user_id=ALEX)
+    activity["conversation"] = {"id": chat, "conversationType": "personal", "tenantId": TENANT}
+    activity.pop("channelData")
+    return activity
+
+
+def test_from_a_personal_chat_the_thread_opens_in_the_incidents_channel_and_is_announced(
+    policy_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    answer = send(policy_server, identity, personal(connector, "declare sev2 Checkout errors"))
+    assert answer.status_code == 200
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
+    assert thread.channel_id == CHANNEL
+    wait_until(lambda: connector.last_card(thread.conversation_id), what="the card")
+    # A post in a channel is a thread's root.
+    announced = wait_until(
+        lambda: [
+            t for t in connector.threads() if t.channel_id == ANNOUNCE and "INC-1" in str(t.root)
+        ],
+        what="the announcement in the Teams announce channel",
+    )
+    assert len(announced) == 1
+
+
+def test_the_post_update_button_sends_its_form_and_the_form_posts_the_update(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    send(teams_server, identity, message(connector, "declare sev2 Checkout errors"))
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
+    here = thread.conversation_id
+    wait_until(lambda: connector.last_card(here), what="the card")
+    pressed = send(
+        teams_server, identity, invoke(connector, here, "incident.post_update", {"value": "1"})
+    )
+    assert pressed.json()["type"] == "application/vnd.microsoft.card.adaptive"
+    form = wait_until(
+        lambda: next(
+            (
+                card
+                for post in connector.activities_in(here)
+                for card in [a["content"] for a in post.body.get("attachments") or []]
+                if "form:incident.update_form" in json.dumps(card)
+            ),
+            None,
+        ),
+        what="the update form",
+    )
+    submit = next(a for a in form["actions"] if a.get("verb") == "form:incident.update_form")
+    data = {**submit.get("data", {}), "status": "mitigating", "text": "Pool raised", "next": "30m"}
+    done = send(teams_server, identity, invoke(connector, here, submit["verb"], data))
+    assert done.json()["value"] == "✅ Done.", done.json()
+    wait_until(
+        lambda: "Pool raised" in json.dumps([p.body for p in connector.activities_in(here)]),
+        what="the update posted in the thread",
+    )
+    wait_until(lambda: "Mitigating" in json.dumps(connector.last_card(here) or {}), what="card")
+
+
+def test_the_bot_added_to_a_team_says_hello(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    added = message(connector, "")
+    added.update(
+        type="conversationUpdate",
+        membersAdded=[{"id": BOT}],
+        conversation={"id": CHANNEL, "conversationType": "channel", "tenantId": TENANT},
+    )
+    added.pop("text")
+    added.pop("entities")
+    assert send(teams_server, identity, added).status_code == 200
+    wait_until(
+        lambda: any("warroom is here" in t for t in reply_texts(connector)), what="the hello"
+    )
+
+
+def test_each_command_gets_an_answer_in_teams(
+    teams_server: WarroomServer, identity: FakeTeamsIdentity, connector: FakeBotConnector
+) -> None:
+    send(teams_server, identity, message(connector, "declare sev2 Checkout errors"))
+    (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
+    here = thread.conversation_id
+    wait_until(lambda: connector.last_card(here), what="the card")
+    commands = [
+        "ack",
+        "update Looking at the pool",
+        "status mitigating",
+        "severity sev1",
+        "role commander <at>Sam</at>",
+        "note pool at 100%",
+        "diag",
+        "list",
+        "resolve Pool raised",
+        "postmortem",
+        "help",
+    ]
+    for text in commands:
+        activity = message(connector, text)
+        activity["conversation"] = {"id": here, "conversationType": "channel", "tenantId": TENANT}
+        if "<at>Sam</at>" in text:
+            activity["entities"].append(
+                {
+                    "type": "mention",
+                    "text": "<at>Sam</at>",
+                    "mentioned": {"id": f"29:{SAM}", "name": "Sam", "aadObjectId": SAM},
+                }
+            )
+        before = len(connector.calls_to("send"))
+        assert send(teams_server, identity, activity).status_code == 200, text
+        wait_until(
+            lambda before=before: len(connector.calls_to("send")) > before,
+            what=f"an answer to {text}",
+        )
+    shown = json.dumps([call.body for call in connector.calls_to("send")])
+    assert "⚠️" not in shown.split("Looking at the pool")[0], "ack was refused"
+    assert "commander" in shown and "resolved" in shown.lower()

@@ -45,7 +45,7 @@ class TeamsChat:
 
     async def _place(self, channel_id: str) -> Place:
         place = (
-            await self._book.channel_place(channel_id)
+            await self._book.channel_or_nearby(channel_id)
             if channel_id.startswith("19:")
             else await self._book.place(channel_id)
         )
@@ -88,7 +88,7 @@ class TeamsChat:
         if place is not None and place.channel is not None:
             return place
         if self._policy.incidents_channel is not None:
-            home = await self._book.channel_place(self._policy.incidents_channel)
+            home = await self._book.channel_or_nearby(self._policy.incidents_channel)
             if home is not None:
                 return home
         raise DeliveryError(

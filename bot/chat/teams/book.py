@@ -8,7 +8,7 @@ own, so that the chat router (bot.chat.routing) sends its effects to Teams.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -155,7 +155,28 @@ class ConversationBook:
             ).first()
 
         row = await self._db.transaction(find)
-        return _place(row) if row is not None else None
+        if row is None:
+            return None
+        # Posting to the channel itself (not to one of its threads) starts a new post.
+        return replace(_place(row), conversation_id=channel, kind="channel")
+
+    async def channel_or_nearby(self, channel: str) -> Place | None:
+        """A Teams channel by id, as last seen; one never heard from is addressed through
+        the Bot Connector (and tenant) of the conversation last heard from."""
+        seen = await self.channel_place(channel)
+        if seen is not None:
+            return seen
+        latest = await self.latest_place()
+        if latest is None:
+            return None
+        return Place(
+            local_id=channel,
+            conversation_id=channel,
+            service_url=latest.service_url,
+            kind="channel",
+            tenant_id=latest.tenant_id,
+            channel=channel,
+        )
 
     async def latest_place(self) -> Place | None:
         """The conversation last heard from: its Bot Connector address and tenant are
