@@ -90,9 +90,7 @@ class TeamsMessages:
                 await self.tokens.check(
                     request.headers.get("authorization"),
                     service_url=service_url if isinstance(service_url, str) else None,
-                    channel_id=str(activity.get("channelId"))
-                    if isinstance(activity, dict)
-                    else None,
+                    channel_id=_channel_of(activity),
                 )
             except Unauthorized as error:
                 log.warning("Teams request refused: %s", error.reason)
@@ -101,6 +99,13 @@ class TeamsMessages:
             return _refused(Refusal(400, "invalid_activity", "not a Bot Framework activity"))
         if not isinstance(as_dict(activity.get("conversation")).get("id"), str):
             return _refused(Refusal(400, "invalid_activity", "no conversation"))
+        try:
+            return await self._serve(activity)
+        except Exception:  # the database away, say: Teams retries a 503, never sees a trace
+            log.exception("Teams activity could not be served")
+            return _refused(Refusal(503, "unavailable", "could not be served now; try again"))
+
+    async def _serve(self, activity: dict[str, Any]) -> Response:
         place = await self.book.remember(activity)
         user = sender_id(activity)
         kind = activity.get("type")
