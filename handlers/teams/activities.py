@@ -7,6 +7,8 @@ import html
 import re
 from typing import Any
 
+from bot.text.markdown import REFERENCE
+
 _AT = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _COMMAND = "/incident"
@@ -25,7 +27,9 @@ def sender_id(activity: dict[str, Any]) -> str | None:
 
 def command_text(activity: dict[str, Any]) -> str:
     """The command typed: `@warroom declare sev2 Checkout errors` → `declare sev2 …`."""
-    text = str(activity.get("text") or "")
+    # NUL is our placeholder below: none may come from outside (html.unescape never
+    # makes one: "&#0;" reads as U+FFFD).
+    text = str(activity.get("text") or "").replace("\x00", "")
     bot = str(as_dict(activity.get("recipient")).get("id") or "")
     people: dict[str, str] = {}
     for entity in activity.get("entities") or []:
@@ -40,18 +44,25 @@ def command_text(activity: dict[str, Any]) -> str:
         who = mentioned.get("aadObjectId") or mentioned.get("id")
         if who and shown:
             people[shown] = f"<user:{str(who)[:120]}>"
-    for shown, reference in people.items():
-        text = text.replace(shown, f" {reference} ")
+    # Only a mention Teams made names someone: placeholders hold them while the rest of
+    # the text is read, so a reference typed as text stays text.
+    references = list(people.values())
+    for index, shown in enumerate(people):
+        text = text.replace(shown, f" \x00{index}\x00 ")
     # Mentions the entities did not explain, and any other markup Teams adds, are text.
     text = _AT.sub(lambda match: match.group(1), text)
-    kept = re.split(r"(<user:[A-Za-z0-9._:@-]{1,120}>)", text)
-    text = "".join(
-        part if part.startswith("<user:") else html.unescape(_TAGS.sub(" ", part)) for part in kept
-    )
+    text = _inert(html.unescape(_TAGS.sub(" ", text)))
+    text = re.sub(r"\x00(\d+)\x00", lambda match: references[int(match.group(1))], text)
     text = " ".join(text.split())
     if text.lower().startswith(_COMMAND):
         text = text[len(_COMMAND) :].strip()
     return text
+
+
+def _inert(typed: str) -> str:
+    """A reference typed as text (`&lt;user:U0BOSS&gt;`) names nobody: only a mention
+    Teams made does. Its bracket becomes a look-alike, so it reads as typed."""
+    return REFERENCE.sub(lambda match: "\u2039" + match.group(0)[1:], typed)
 
 
 def invoke_action(activity: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
