@@ -26,7 +26,6 @@ import importlib
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -37,11 +36,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.served import ServedApp
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_ACTIVITY_BYTES = 28 * 1024
@@ -145,46 +145,20 @@ class FakeBotConnector:
         self.bot_id, self.tenant_id = bot_id, tenant_id
         self.base_url = self.service_url = self.graph_url = ""
         self._lock = threading.RLock()  # the server thread writes while the test thread reads
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served = ServedApp("fake Bot Connector")
         self.reset()
 
     # lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.service_url, self.graph_url = self.base_url + SERVICE_PATH, self.base_url + GRAPH_PATH
         app = Starlette(
             routes=[Route("/{rest:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])]
         )
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
-            name="fake-bot-connector",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake Bot Connector did not start")
-            time.sleep(0.01)
+        self.base_url = self._served.start(app, keep_alive=KEEP_ALIVE_SECONDS)
+        self.service_url, self.graph_url = self.base_url + SERVICE_PATH, self.base_url + GRAPH_PATH
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        self._served.stop()
 
     def __enter__(self) -> FakeBotConnector:
         self.start()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-import socket
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +22,6 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.chat.teams.auth import BOT_FRAMEWORK_ISSUER
+from tests.support.served import ServedApp
 
 METADATA_PATH = "/v1/.well-known/openidconfiguration"
 KEYS_PATH = "/v1/.well-known/keys"
@@ -103,35 +101,15 @@ class FakeTeamsIdentity:
         self._keys = [self._first_key]
         self._unpublished = _new_key(("msteams",))  # signs tokens no published key verifies
         self._state = _State()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served = ServedApp("fake Teams identity provider")
 
     # lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self._build_app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-teams-identity", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake Teams identity provider did not start")
-            time.sleep(0.01)
+        self.base_url = self._served.start(self._build_app())
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        self._served.stop()
 
     def __enter__(self) -> FakeTeamsIdentity:
         self.start()
