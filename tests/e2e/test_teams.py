@@ -43,19 +43,23 @@ def connector(identity: FakeTeamsIdentity) -> Iterator[FakeBotConnector]:
     fake.stop()
 
 
+def teams_settings(identity: FakeTeamsIdentity) -> dict[str, str]:
+    """Teams on, its identity endpoints at the fake provider."""
+    return {
+        "WARROOM_TEAMS_APP_ID": APP_ID,
+        "WARROOM_TEAMS_APP_PASSWORD": identity.password,
+        "WARROOM_TEAMS_OPENID_METADATA_URL": identity.metadata_url,
+        "WARROOM_TEAMS_TOKEN_URL": identity.token_url,
+    }
+
+
 @pytest.fixture
 def teams_server(
     make_server: Callable[..., WarroomServer],
     identity: FakeTeamsIdentity,
     connector: FakeBotConnector,
 ) -> WarroomServer:
-    server = make_server(
-        WARROOM_TEAMS_APP_ID=APP_ID,
-        WARROOM_TEAMS_APP_PASSWORD=identity.password,
-        WARROOM_TEAMS_TENANT_ID=TENANT,
-        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
-        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
-    )
+    server = make_server(**teams_settings(identity), WARROOM_TEAMS_TENANT_ID=TENANT)
     server.start()
     return server
 
@@ -248,13 +252,7 @@ def test_escalation_and_reminders_reach_a_teams_incident_with_mentions(
 ) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text(ESCALATION_POLICY, encoding="utf-8")
-    server = make_server(
-        WARROOM_CONFIG=str(policy),
-        WARROOM_TEAMS_APP_ID=APP_ID,
-        WARROOM_TEAMS_APP_PASSWORD=identity.password,
-        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
-        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
-    )
+    server = make_server(WARROOM_CONFIG=str(policy), **teams_settings(identity))
     server.start()
     send(server, identity, message(connector, "declare sev2 Checkout errors"))
     (thread,) = wait_until(lambda: bot_threads(connector), what="the incident's thread")
@@ -307,13 +305,7 @@ def policy_server(
     connector.add_channel(channel_id=ANNOUNCE, team_id=TEAM, name="Announcements")
     policy = tmp_path / "teams-policy.yml"
     policy.write_text(TEAMS_POLICY, encoding="utf-8")
-    server = make_server(
-        WARROOM_CONFIG=str(policy),
-        WARROOM_TEAMS_APP_ID=APP_ID,
-        WARROOM_TEAMS_APP_PASSWORD=identity.password,
-        WARROOM_TEAMS_OPENID_METADATA_URL=identity.metadata_url,
-        WARROOM_TEAMS_TOKEN_URL=identity.token_url,
-    )
+    server = make_server(WARROOM_CONFIG=str(policy), **teams_settings(identity))
     server.start()
     return server
 
