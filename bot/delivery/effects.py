@@ -244,15 +244,20 @@ class ChatEffects:
         if incident.declared_in is None or incident.declared_in == channel_id:
             return  # nowhere else to say it: the channel itself is where they are
         try:
-            # A private note may become a direct message: paced per person like a channel.
-            await self._pacer.wait_turn(
+            # A private note may become a direct message: paced per person like a channel,
+            # the turn held until Slack answered (a note slow to leave a busy process
+            # must not arrive just before the next one).
+            done = await self._pacer.take_turn(
                 f"person:{incident.declared_by}", key=f"delivery:{delivery.id}"
             )
-            await self._chat.reply_privately(
-                channel_id=incident.declared_in,
-                user_id=incident.declared_by,
-                message=channel_ready(incident, renderer=self._renderer),
-            )
+            try:
+                await self._chat.reply_privately(
+                    channel_id=incident.declared_in,
+                    user_id=incident.declared_by,
+                    message=channel_ready(incident, renderer=self._renderer),
+                )
+            finally:
+                done()
         except OutcomeUnknown as error:
             # Likely delivered; a private note cannot be looked up, and a second one is
             # worse than none: the channel is in their sidebar since the invitation.

@@ -1,4 +1,5 @@
-"""A fake Bot Connector (and the slice of Microsoft Graph that makes channels), served
+"""A fake Bot Connector (and the slice of Microsoft Graph warroom uses, in
+tests.support.fake_graph), served
 over real HTTP on 127.0.0.1 from a background thread.
 
 Inbound test activities carry `FakeBotConnector.service_url` as their `serviceUrl`; the
@@ -15,7 +16,7 @@ root may be a person's post, which the fake never sees.
 Failure plans (`fail`, `rate_limit`, `lose_answer`, `hang`) apply per kind of call, in
 the order given, before any check or effect: a failed call changes nothing. The kinds
 are "create" (a channel thread), "personal" (a 1:1 chat), "send", "update", "delete",
-"graph_create" and "graph_find".
+and Graph's (`GRAPH_KINDS`).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import copy
 import importlib
 import itertools
 import json
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
@@ -41,19 +42,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fake_graph import GRAPH_KINDS, FakeFile, FakeGraph, GraphRoute
+from tests.support.fake_graph import route as graph_route
 from tests.support.served import ServedApp
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_ACTIVITY_BYTES = 28 * 1024
-KINDS = ("create", "personal", "send", "update", "delete", "graph_create", "graph_find")
+KINDS = ("create", "personal", "send", "update", "delete", *GRAPH_KINDS)
 SERVICE_PATH = "/amer/"  # real service URLs have a region segment and end in '/'
 GRAPH_PATH = "/v1.0"
-MAX_CHANNEL_NAME = 50
 THREAD_MARKER = ";messageid="
 # Characters of a conversation id that a client must percent-encode in the path.
 MUST_ENCODE = frozenset(":;@=")
 KEEP_ALIVE_SECONDS = 75
-_NAME_FILTER = re.compile(r"displayName eq '((?:[^']|'')*)'")
 
 CardCheck = Callable[[dict[str, Any]], list[str]]
 TokenCheck = Callable[[str], bool]
@@ -93,6 +94,7 @@ class FakeConversation:
     user_id: str | None = None  # a personal chat's person
     name: str | None = None  # a channel's
     activities: list[FakeActivity] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class _Route:
     kind: str  # one of KINDS, or "unknown"
     conversation_id: str | None = None
     activity_id: str | None = None  # updated, deleted, or replied to
-    team_id: str | None = None  # Graph's
+    graph: GraphRoute | None = None
 
 
 @dataclass
@@ -180,6 +182,7 @@ class FakeBotConnector:
             self._plans: dict[str, deque[_Plan]] = {}
             self._conversations: dict[str, FakeConversation] = {}
             self._teams: set[str] = set()
+            self.graph = FakeGraph(self)
             # Channel post ids are milliseconds since the epoch in Teams.
             self._ids = itertools.count(1_700_000_000_000)
 
@@ -248,6 +251,11 @@ class FakeBotConnector:
         with self._lock:
             chats = self._conversations.values()
             return next((c.id for c in chats if c.user_id == user_id), None)
+
+    def files_in(self, channel_id: str) -> list[FakeFile]:
+        """The files in a channel's folder (Graph), as they are now."""
+        with self._lock:
+            return copy.deepcopy(self.graph.files_in(channel_id))
 
     def channel_named(self, team_id: str, name: str) -> str | None:
         with self._lock:
@@ -319,7 +327,7 @@ class FakeBotConnector:
                 headers["Retry-After"] = f"{plan.retry_after:g}"
         else:
             with self._lock:
-                status, answer = self._carry_out(request, route, body)
+                status, answer = self._carry_out(request, route, body, raw)
             if plan is not None:  # a lost answer: done, but the caller hears an error page
                 status, answer = plan.status, {"message": "Bad Gateway"}
         with self._lock:
@@ -344,13 +352,12 @@ class FakeBotConnector:
                 kind = {"POST": "send", "PUT": "update", "DELETE": "delete"}.get(method)
                 if kind is not None and (kind == "send" or activity_id is not None):
                     return _Route(kind, conversation_id=rest[0], activity_id=activity_id)
-        if segments[:2] == ["v1.0", "teams"] and segments[3:] == ["channels"]:
-            kind = {"POST": "graph_create", "GET": "graph_find"}.get(method)
-            if kind is not None:
-                return _Route(kind, team_id=segments[2])
+        graph = graph_route(method, segments)
+        if graph is not None:
+            return _Route(graph.kind, graph=graph)
         return _Route("unknown")
 
-    def _carry_out(self, request: Request, route: _Route, body: Any) -> _Answer:
+    def _carry_out(self, request: Request, route: _Route, body: Any, raw: bytes) -> _Answer:
         graph = route.kind.startswith("graph_")
         accept = self._accept_graph if graph else self._accept
         refusal = _authorization_refusal(request.headers.get("authorization"), accept)
@@ -359,12 +366,19 @@ class FakeBotConnector:
         if route.kind == "unknown":
             self._violate(f"{request.method} {request.url.path}: no such call")
             return _error(404, "NotFound", "no such resource")
-        if route.kind == "graph_find":
-            return self._graph_find(route.team_id or "", request.query_params.get("$filter"))
+        if route.graph is not None:
+            answer, problems = self.graph.carry_out(
+                route.graph,
+                body=body,
+                raw=raw,
+                media_type=request.headers.get("content-type", ""),
+                where=request.query_params.get("$filter"),
+            )
+            for problem in problems:
+                self._violate(problem)
+            return answer
         if request.method != "DELETE" and not isinstance(body, dict):
             return self._refuse(route.kind, ["the body must be a JSON object"])
-        if route.kind == "graph_create":
-            return self._graph_create(route.team_id or "", body)
         if route.kind == "create":
             return self._create_thread(body)
         if route.kind == "personal":
@@ -528,42 +542,13 @@ class FakeBotConnector:
                 self._card_check = lambda card: []
         return self._card_check
 
-    # Graph -----------------------------------------------------------------------------
+    # Graph (tests.support.fake_graph) ------------------------------------------------
 
-    def _graph_create(self, team_id: str, body: dict[str, Any]) -> _Answer:
-        if team_id not in self._teams:
-            return _error(404, "NotFound", f"No team found with Group Id {team_id}")
-        name, membership = body.get("displayName"), body.get("membershipType", "standard")
-        problems = []
-        if not isinstance(name, str) or not 0 < len(name) <= MAX_CHANNEL_NAME:
-            problems.append(f"displayName must have 1 to {MAX_CHANNEL_NAME} characters")
-        if membership not in ("standard", "private"):
-            problems.append(f"membershipType {membership!r} is not standard or private")
-        members = body.get("members") or []
-        owners = [m for m in members if isinstance(m, dict) and "owner" in (m.get("roles") or [])]
-        if membership == "private" and not owners:
-            problems.append("a private channel made with application permissions needs an owner")
-        if problems:
-            return self._refuse("graph_create", problems, "BadRequest")
-        if self.channel_named(team_id, str(name)) is not None:
-            return _error(
-                409, "NameAlreadyExists", "Channel name already existed, please use other name."
-            )
-        channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
-        self.add_channel(channel_id=channel_id, team_id=team_id, name=name)
-        return 201, {"id": channel_id, "displayName": name, "membershipType": membership}
+    def has_team(self, team_id: str) -> bool:
+        return team_id in self._teams
 
-    def _graph_find(self, team_id: str, where: str | None) -> _Answer:
-        if team_id not in self._teams:
-            return _error(404, "NotFound", f"No team found with Group Id {team_id}")
-        channels = self._channels_of(team_id)
-        if where is not None:
-            match = _NAME_FILTER.fullmatch(where)
-            if match is None:
-                return self._refuse("graph_find", [f"unsupported $filter {where!r}"], "BadRequest")
-            name = match.group(1).replace("''", "'")
-            channels = [c for c in channels if _same(c.name, name)]
-        return 200, {"value": [{"id": c.id, "displayName": c.name} for c in channels]}
+    def team_channels(self, team_id: str) -> list[tuple[str, str | None, datetime]]:
+        return [(c.id, c.name, c.created_at) for c in self._channels_of(team_id)]
 
     def _channels_of(self, team_id: str) -> list[FakeConversation]:
         return [

@@ -1,8 +1,10 @@
 """The ChatPlatform for Microsoft Teams, over the Bot Connector.
 
 An incident lives in a thread of the Teams channel it was declared from (or the policy's
-`teams.incidents_channel` when declared from a chat): its root post says which incident
-it is; the card and every later message are replies in it, edited in place with a PUT.
+`teams.incidents_channel` when declared from a chat), or of a channel of its own
+(bot.chat.teams.spaces): its root post says which incident it is; the card and every
+later message are replies in it, edited in place with a PUT. Files (the postmortem) go
+to the channel's files through Graph, and a post links to them.
 
 What Teams cannot do the way Slack does is said here, not worked around in the core:
 there are no pins (the card is the thread's first reply), nobody needs inviting (the
@@ -24,8 +26,11 @@ from bot.chat.port import (
     OwnChannel,
 )
 from bot.chat.teams.book import ConversationBook, Place
-from bot.chat.teams.cards import message_activity, text_activity
+from bot.chat.teams.cards import message_activity
 from bot.chat.teams.connector import BotConnector
+from bot.chat.teams.graph import GraphChannels
+from bot.chat.teams.graph_files import GraphFiles
+from bot.chat.teams.spaces import IncidentSpaces
 from bot.errors import DeliveryError
 from bot.policy.teams import TeamsPolicy
 from bot.text.markdown import REFERENCE
@@ -37,11 +42,21 @@ _NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
 
 class TeamsChat:
     def __init__(
-        self, *, connector: BotConnector, book: ConversationBook, policy: TeamsPolicy
+        self,
+        *,
+        connector: BotConnector,
+        book: ConversationBook,
+        policy: TeamsPolicy,
+        channels: GraphChannels | None = None,
+        files: GraphFiles | None = None,
     ) -> None:
         self._connector = connector
         self._book = book
         self._policy = policy
+        self._files = files
+        self._spaces = IncidentSpaces(
+            connector=connector, book=book, policy=policy, channels=channels
+        )
 
     async def _place(self, channel_id: str) -> Place:
         place = (
@@ -63,40 +78,9 @@ class TeamsChat:
     async def open_channel(
         self, *, name: str, private: bool, near: str | None = None
     ) -> OpenedChannel:
-        """A new thread in the channel the incident was declared from."""
-        if private:
-            # A thread is seen by everyone in its channel: no private incident there.
-            raise DeliveryError("teams_private_incident", retryable=False, detail=name)
-        beside = await self._thread_home(near)
-        root = text_activity(f"🔴 **{name}**: the incident's thread")
-        assert beside.channel is not None  # _thread_home only returns places in a channel
-        started = await self._connector.create_conversation(
-            service_url=beside.service_url,
-            channel_id=beside.channel,
-            tenant_id=beside.tenant_id,
-            activity=root,
-        )
-        opened = await self._book.opened(
-            beside=beside,
-            conversation_id=started.conversation_id,
-            root_activity=started.activity_id,
-        )
-        return OpenedChannel(id=opened.local_id, name=name)
-
-    async def _thread_home(self, near: str | None) -> Place:
-        place = await self._book.place(near) if near else None
-        if place is not None and place.channel is not None:
-            return place
-        if self._policy.incidents_channel is not None:
-            home = await self._book.channel_or_nearby(self._policy.incidents_channel)
-            if home is not None:
-                return home
-        raise DeliveryError(
-            "teams_no_incidents_channel",
-            retryable=False,
-            detail="declared outside a channel, and teams.incidents_channel is not set "
-            "(or warroom has not been reached from it yet)",
-        )
+        """A new thread in the channel the incident was declared from, or in a channel of
+        its own (bot.chat.teams.spaces)."""
+        return await self._spaces.open(name=name, private=private, near=near)
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
         return  # the channel's members see the thread
@@ -140,18 +124,45 @@ class TeamsChat:
         return []
 
     async def own_channels(self, *, names: Collection[str]) -> dict[str, OwnChannel]:
-        return {}  # threads have no names to be taken
+        return await self._spaces.own(names=names)
 
     async def upload_file(self, *, channel_id: str, document: Document) -> str:
-        # Files in a channel go through SharePoint (Graph), which this adapter does not
-        # reach yet: refused for good, so the timeline says the export did not land.
-        raise DeliveryError("teams_files_unsupported", retryable=False, detail=document.filename)
+        """The file put in the channel's files (SharePoint, through Graph), then a post
+        in the incident's conversation with its comment and a link to it."""
+        team = self._policy.team_id
+        if team is None or self._files is None:
+            raise DeliveryError(
+                "teams_files_need_graph",
+                retryable=False,
+                detail=f"{document.filename}: set teams.team_id in the policy (and grant "
+                "Files.ReadWrite.All) to share files in Teams",
+            )
+        place = await self._place(channel_id)
+        if place.channel is None:
+            raise DeliveryError("teams_files_need_channel", retryable=False, detail=channel_id)
+        folder = await self._files.folder(team_id=team, channel_id=place.channel)
+        uploaded = await self._files.upload(
+            folder=folder,
+            filename=document.filename,
+            content=document.content,
+            media_type=document.mime_type,
+        )
+        link = f"📄 [{document.filename}]({uploaded.web_url})"
+        markdown = f"{document.comment}\n\n{link}" if document.comment else link
+        await self.post(
+            channel_id=channel_id,
+            message=Message(markdown=markdown, fallback=f"{document.title}: {uploaded.web_url}"),
+        )
+        return uploaded.ref
 
     async def files_named(self, *, channel_id: str, filename: str) -> list[str]:
+        # An upload replaces the file of the same name: doing it again cannot make a
+        # second copy, so there is nothing to look for first.
         return []
 
     async def delete_file(self, *, file_ref: str) -> None:
-        return
+        if self._files is not None:
+            await self._files.delete(ref=file_ref)
 
     async def direct_channel(self, *, user_id: str) -> str:
         person = await self._book.person(user_id)

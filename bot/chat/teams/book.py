@@ -178,6 +178,24 @@ class ConversationBook:
             channel=channel,
         )
 
+    async def bot_thread_in(self, channel: str) -> Place | None:
+        """The first thread the bot started in a channel (its root is the bot's)."""
+
+        def find(session: Session) -> TeamsConversation | None:
+            return session.scalars(
+                select(TeamsConversation)
+                .where(
+                    col(TeamsConversation.channel) == channel,
+                    col(TeamsConversation.kind) == "thread",
+                    col(TeamsConversation.root_activity).is_not(None),
+                    col(TeamsConversation.root_activity) != "",
+                )
+                .order_by(col(TeamsConversation.id))
+            ).first()
+
+        row = await self._db.transaction(find)
+        return _place(row) if row is not None else None
+
     async def latest_place(self) -> Place | None:
         """The conversation last heard from: its Bot Connector address and tenant are
         where a chat with someone who wrote to the bot is opened."""

@@ -63,12 +63,14 @@ class TeamsHttp:
         *,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        content: tuple[bytes, str] | None = None,
         posts: bool = False,
         not_found: str | None = None,
         accept: frozenset[int] = frozenset(),
     ) -> httpx.Response:
         """The answer when it is a success or one of `accept`; else a DeliveryError.
 
+        `content`: a raw body and its media type (a file's bytes) instead of JSON.
         `posts`: the call creates something, so a lost answer or a server error leaves
         unknown whether it did. `not_found`: the code a 404 becomes."""
         what = f"{method} {httpx.URL(url).path}"
@@ -79,9 +81,18 @@ class TeamsHttp:
             if token not in self._sent_tokens:
                 self._sent_tokens.append(token)
             headers["Authorization"] = f"Bearer {token}"
+        raw: bytes | None = None
+        if content is not None:
+            raw, headers["Content-Type"] = content
         try:
             answer = await self._http.request(
-                method, url, json=body, params=params, headers=headers, timeout=self._timeout
+                method,
+                url,
+                json=body,
+                content=raw,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
             )
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
             detail = self.scrub(f"{what}: {error}")

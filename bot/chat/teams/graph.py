@@ -9,6 +9,8 @@ the channel it finds under that name (`find_channel`) instead of making a second
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,12 +25,21 @@ GRAPH_URL = "https://graph.microsoft.com/v1.0"
 NAME_TAKEN_CODES = frozenset({"NameAlreadyExists"})
 
 
+@dataclass(frozen=True)
+class TeamChannel:
+    id: str
+    name: str
+    created_at: datetime | None
+
+
 class GraphChannels:
+    """`tokens` None: anonymous, a local trial against a stand-in (no header is sent)."""
+
     def __init__(
         self,
         *,
         http: httpx.AsyncClient,
-        tokens: TokenSource,
+        tokens: TokenSource | None,
         base_url: str = GRAPH_URL,
         timeout: float = 10.0,
     ) -> None:
@@ -98,6 +109,24 @@ class GraphChannels:
                 return str(channel["id"])
         return None
 
+    async def list_channels(self, *, team_id: str) -> list[TeamChannel]:
+        """Every channel of the team the app can see, in one call (a team has at most a
+        thousand; Graph lists them all without paging)."""
+        url = self._channels(team_id)
+        answer = await self._rest.call("GET", url, not_found="teams_team_not_found")
+        found = _data(answer).get("value")
+        if not isinstance(found, list):
+            raise self._rest.unreadable(answer, f"GET {httpx.URL(url).path}", posts=False)
+        return [
+            TeamChannel(
+                id=str(channel["id"]),
+                name=str(channel.get("displayName", "")),
+                created_at=_when(channel.get("createdDateTime")),
+            )
+            for channel in found
+            if isinstance(channel, dict) and isinstance(channel.get("id"), str)
+        ]
+
     def _channels(self, team_id: str) -> str:
         return f"{self._base_url}/teams/{quote(team_id, safe='')}/channels"
 
@@ -121,3 +150,12 @@ def _error_code(answer: httpx.Response) -> str | None:
     error = _data(answer).get("error")
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, str) else None
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

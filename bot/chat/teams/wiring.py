@@ -10,7 +10,9 @@ import httpx
 from bot.chat.teams.adapter import TeamsChat
 from bot.chat.teams.auth import InboundTokens, OutboundTokens, default_token_url
 from bot.chat.teams.book import ConversationBook
-from bot.chat.teams.connector import BotConnector
+from bot.chat.teams.connector import BotConnector, TokenSource
+from bot.chat.teams.graph import GraphChannels
+from bot.chat.teams.graph_files import GraphFiles
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigurationError
@@ -58,5 +60,40 @@ def teams_parts(
             metadata_url=settings.teams_openid_metadata_url,
             clock=clock,
         )
-    chat = TeamsChat(connector=connector, book=book, policy=policy.teams)
+    channels, files = _graph_clients(settings, policy=policy, http=http, clock=clock)
+    chat = TeamsChat(
+        connector=connector, book=book, policy=policy.teams, channels=channels, files=files
+    )
     return TeamsParts(chat=chat, book=book, connector=connector, inbound_tokens=inbound_tokens)
+
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+def _graph_clients(
+    settings: Settings, *, policy: Policy, http: httpx.AsyncClient, clock: Clock
+) -> tuple[GraphChannels | None, GraphFiles | None]:
+    """Graph, for channel mode and files, when the policy names a team."""
+    if not policy.teams.uses_graph:
+        return None, None
+    tokens: TokenSource | None = None
+    if settings.teams_app_id is not None:
+        if not settings.teams_tenant_id and not settings.teams_token_url:
+            # Graph's application tokens come from the app's own tenant, never from the
+            # Bot Framework's: say so at start, not at the first incident.
+            raise ConfigurationError(
+                "teams.team_id uses Microsoft Graph, which needs WARROOM_TEAMS_TENANT_ID"
+            )
+        tokens = OutboundTokens(
+            http=http,
+            app_id=settings.teams_app_id,
+            password=settings.teams_app_password or "",
+            token_url=settings.teams_token_url or default_token_url(settings.teams_tenant_id),
+            scope=GRAPH_SCOPE,
+            clock=clock,
+        )
+    base = settings.teams_graph_url
+    return (
+        GraphChannels(http=http, tokens=tokens, base_url=base),
+        GraphFiles(http=http, tokens=tokens, base_url=base),
+    )
