@@ -1,0 +1,55 @@
+"""Inbound activities read by the Teams SDK's models: Teams' own shapes pass, a malformed
+one is named, a type the SDK does not know is ignored rather than refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.chat.teams.activity_schema import activity_problem
+
+
+def activity(**more: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "type": "message",
+        "id": "1600000000001",
+        "channelId": "msteams",
+        "serviceUrl": "https://smba.trafficmanager.net/amer/",
+        "from": {"id": "29:alex", "aadObjectId": "aad-alex", "name": "Alex"},
+        "recipient": {"id": "28:bot", "name": "warroom"},
+        "conversation": {"id": "19:room@thread.tacv2;messageid=1", "conversationType": "channel"},
+        "text": "<at>warroom</at> declare sev2 Checkout errors",
+    }
+    return {**base, **more}
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        activity(),
+        activity(
+            type="invoke",
+            name="adaptiveCard/action",
+            value={
+                "action": {"type": "Action.Execute", "verb": "incident.acknowledge", "data": {}}
+            },
+        ),
+        activity(type="conversationUpdate", membersAdded=[{"id": "28:bot"}]),
+        activity(type="somethingTeamsAddsNextYear"),
+    ],
+    ids=["message", "invoke", "conversationUpdate", "unknown type"],
+)
+def test_what_teams_sends_passes(good: dict[str, Any]) -> None:
+    assert activity_problem(good) is None
+
+
+def test_a_malformed_activity_names_its_fields() -> None:
+    missing = activity()
+    del missing["recipient"]
+    assert activity_problem(missing) == "recipient: Field required"
+    assert "from.id" in (activity_problem(activity(**{"from": {"id": 5}})) or "")
+    wrong_verb = activity(
+        type="invoke", name="adaptiveCard/action", value={"action": {"verb": ["not", "a", "str"]}}
+    )
+    assert (activity_problem(wrong_verb) or "").startswith("value.action.")
