@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -39,8 +39,16 @@ from bot.alerts.store import IncidentAlerts, incident_alerts
 from bot.chat.port import ChatPlatform, Message, OutcomeUnknown
 from bot.clock import Clock, utc_now
 from bot.delivery.channels import ChannelOpener
-from bot.delivery.outbox import DeliveryKind, Effect, Landed, enqueue
+from bot.delivery.outbox import DeliveryKind, Effect, Landed
 from bot.delivery.pacing import ChannelPacer
+from bot.delivery.rechecks import (
+    KEEP_ANNOUNCEMENT,
+    KEEP_CARD,
+    KEEP_FIRST,
+    owe_recheck,
+    settle_time,
+    sweep_copies,
+)
 from bot.delivery.writes import saving
 from bot.errors import DeliveryError
 from bot.incidents.cards import all_clear, announcement, channel_ready, incident_card
@@ -50,7 +58,6 @@ from bot.policy.schema import Policy
 from bot.storage.database import Database
 from bot.storage.models import (
     Delivery,
-    DeliveryState,
     Incident,
     IncidentRole,
     TimelineEntry,
@@ -59,59 +66,8 @@ from bot.text.templates import Renderer
 
 log = logging.getLogger(__name__)
 
-# When a late copy of a call with an unknown outcome would have landed: twice as long as
-# the call went unanswered (a call Slack sat on for 15 s may take about as long again),
-# within these bounds.
-SETTLE_FACTOR = 2
-SETTLE_MIN = timedelta(seconds=5)
-SETTLE_MAX = timedelta(minutes=2)
-# Which copy a sweep keeps: the one the incident recorded, or (messages it does not
-# record) the first one posted.
-KEEP_CARD, KEEP_ANNOUNCEMENT, KEEP_FIRST = "card", "announcement", "first"
-
 _CardData = tuple[Incident, list[TimelineEntry], list[IncidentRole], IncidentAlerts | None]
 _INCIDENT = SQLModel.metadata.tables["incident"]
-_DELIVERY = SQLModel.metadata.tables["delivery"]
-
-
-def settle_time(unanswered: timedelta) -> timedelta:
-    """How long after an unknown outcome a late copy may still land."""
-    return min(max(unanswered * SETTLE_FACTOR, SETTLE_MIN), SETTLE_MAX)
-
-
-def owe_recheck(
-    session: Session,
-    *,
-    incident_id: int | None,
-    payload: Mapping[str, Any],
-    due: datetime,
-    now: datetime,
-) -> None:
-    """Owe one recheck at `due`. The same recheck owed already and not started yet is
-    moved to the later time instead: several unknown outcomes of one post (Slack down for
-    a while) need one look after the last of them."""
-    waiting = session.scalars(
-        select(Delivery).where(
-            col(Delivery.incident_id) == incident_id,
-            col(Delivery.kind) == DeliveryKind.RECHECK.value,
-            col(Delivery.state) == DeliveryState.PENDING,
-            col(Delivery.lease_owner).is_(None),
-        )
-    )
-    for row in waiting:
-        if row.payload == dict(payload):
-            if row.next_attempt_at < due:
-                session.connection().execute(
-                    _DELIVERY.update().where(_DELIVERY.c.id == row.id).values(next_attempt_at=due)
-                )
-            return
-    enqueue(
-        session,
-        incident_id=incident_id,
-        owed=[(DeliveryKind.RECHECK, dict(payload))],
-        now=now,
-        due=due,
-    )
 
 
 class ChatEffects:
@@ -436,7 +392,9 @@ class ChatEffects:
         an edit again from the stored state."""
         payload = delivery.payload
         if "sweep" in payload:
-            await self._sweep(
+            await sweep_copies(
+                self._db,
+                self._chat,
                 delivery.incident_id,
                 channel_id=str(payload["channel"]),
                 marker=str(payload["sweep"]),
@@ -463,43 +421,3 @@ class ChatEffects:
                 )
         else:
             raise DeliveryError("unknown_recheck", retryable=False, detail=repr(payload))
-
-    async def _sweep(
-        self,
-        incident_id: int | None,
-        *,
-        channel_id: str,
-        marker: str,
-        keep: str,
-        after: int,
-        thread_ref: str | None = None,
-    ) -> None:
-        """Delete every copy of a marked post but one: the one the incident recorded (the
-        card, the announcement), else the first posted, which is also the one a retry
-        adopts. Not while the post is still being retried: which copy it ends with is
-        not known yet."""
-
-        def load(session: Session) -> tuple[Incident | None, bool]:
-            post = session.get(Delivery, after) if after else None
-            unsettled = post is not None and post.state is DeliveryState.PENDING
-            incident = session.get(Incident, incident_id) if incident_id is not None else None
-            return incident, unsettled
-
-        incident, unsettled = await self._db.transaction(load)
-        if incident is None and incident_id is not None:
-            raise DeliveryError("incident_missing", retryable=False, detail=str(incident_id))
-        if unsettled:
-            raise DeliveryError("post_not_settled", detail=f"delivery {after}")
-        copies = await self._chat.all_marked(
-            channel_id=channel_id, marker=marker, thread_ref=thread_ref
-        )
-        recorded = (
-            {KEEP_CARD: incident.card_ref, KEEP_ANNOUNCEMENT: incident.announcement_ref}
-            if incident is not None
-            else {}
-        )
-        kept = recorded.get(keep) or (copies[0] if copies else None)
-        for ref in copies:
-            if ref != kept:
-                log.warning("deleting %s in %s: a late duplicate of %s", ref, channel_id, kept)
-                await self._chat.delete(channel_id=channel_id, message_ref=ref)

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from sqlalchemy.orm import Session
 
 from bot.chat.port import ChatPlatform
-from bot.delivery.effects import KEEP_FIRST, ChatEffects
+from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, Effect, Landed
+from bot.delivery.rechecks import KEEP_FIRST
 from bot.diagnostics.messages import detail_message, run_message
 from bot.errors import DeliveryError
 from bot.policy.diagnostics import DiagnosticsPolicy

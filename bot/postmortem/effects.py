@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from bot.chat.port import ChatPlatform, Document, Message
 from bot.clock import Clock
-from bot.delivery.effects import KEEP_FIRST, ChatEffects
+from bot.delivery.effects import ChatEffects
 from bot.delivery.outbox import DeliveryKind, Effect, Landed
+from bot.delivery.rechecks import KEEP_FIRST
 from bot.errors import DeliveryError
 from bot.incidents.status import incident_key
 from bot.incidents.timeline import record

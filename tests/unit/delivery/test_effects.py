@@ -15,8 +15,8 @@ import pytest
 from bot.app import build
 from bot.chat.fake import FakeChannel, FakeChat
 from bot.chat.port import OutcomeUnknown
-from bot.delivery.effects import SETTLE_MAX, SETTLE_MIN, settle_time
 from bot.delivery.outbox import DeliveryKind, failed_count, pending_count
+from bot.delivery.rechecks import SETTLE_MAX, SETTLE_MIN, settle_time
 from bot.errors import DeliveryError
 from bot.incidents.access import IncidentRef
 from bot.incidents.declare import Declaration
