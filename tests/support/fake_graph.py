@@ -21,6 +21,8 @@ GRAPH_KINDS = (
     "graph_upload",
     "graph_file",
     "graph_delete_file",
+    "graph_user",
+    "graph_users",
 )
 _NAME_FILTER = re.compile(r"displayName eq '((?:[^']|'')*)'")
 # Characters SharePoint refuses in a file name.
@@ -78,6 +80,10 @@ def route(method: str, segments: list[str]) -> GraphRoute | None:
     if segments[:1] != ["v1.0"]:
         return None
     rest = segments[1:]
+    if rest[:1] == ["users"] and method == "GET" and len(rest) <= 2:
+        return (
+            GraphRoute("graph_user", name=rest[1]) if len(rest) == 2 else GraphRoute("graph_users")
+        )
     if len(rest) == 3 and rest[0] == "teams" and rest[2] == "channels":
         kind = {"POST": "graph_create", "GET": "graph_find"}.get(method)
         return GraphRoute(kind, team_id=rest[1]) if kind else None
@@ -108,6 +114,7 @@ class FakeGraph:
         self.reset()
 
     def reset(self) -> None:
+        self.users: list[dict[str, str]] = []  # {"id", "userPrincipalName", "mail"}
         self.files: dict[str, FakeFile] = {}
         self._folders: dict[str, tuple[str, str]] = {}  # channel → (drive, folder item)
         self._ids = itertools.count(1)
@@ -119,6 +126,10 @@ class FakeGraph:
         self, found: GraphRoute, *, body: Any, raw: bytes, media_type: str, where: str | None
     ) -> tuple[_Answer, list[str]]:
         """The answer, and the problems of a request Graph would refuse."""
+        if found.kind == "graph_user":
+            return self._user(found.name or ""), []
+        if found.kind == "graph_users":
+            return self._users_where(where)
         if found.kind == "graph_find":
             return self._find(found.team_id or "", where)
         if found.kind == "graph_create":
@@ -180,6 +191,28 @@ class FakeGraph:
             for cid, name, created in channels
         ]
         return (200, {"value": listed}), []
+
+    # people ----------------------------------------------------------------------------
+
+    def _user(self, key: str) -> _Answer:
+        # Graph takes an object id or a sign-in name here, not a mail.
+        for user in self.users:
+            if key in (user["id"], user["userPrincipalName"]) or (
+                key.casefold() == user["userPrincipalName"].casefold()
+            ):
+                return 200, {"id": user["id"]}
+        if "@" not in key and len(key) != 36:
+            return error(400, "Request_BadRequest", f"Invalid object identifier '{key}'.")
+        return error(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+
+    def _users_where(self, where: str | None) -> tuple[_Answer, list[str]]:
+        match = re.fullmatch(r"mail eq '((?:[^']|'')*)'", where or "")
+        if match is None:
+            problem = f"unsupported $filter {where!r}"
+            return error(400, "BadRequest", problem), [f"graph_users: {problem}"]
+        mail = match.group(1).replace("''", "'").casefold()
+        found = [{"id": u["id"]} for u in self.users if u["mail"].casefold() == mail]
+        return (200, {"value": found}), []
 
     # files -----------------------------------------------------------------------------
 

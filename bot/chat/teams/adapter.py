@@ -30,6 +30,7 @@ from bot.chat.teams.cards import message_activity
 from bot.chat.teams.connector import BotConnector
 from bot.chat.teams.graph import GraphChannels
 from bot.chat.teams.graph_files import GraphFiles
+from bot.chat.teams.graph_users import GraphUsers
 from bot.chat.teams.spaces import IncidentSpaces
 from bot.errors import DeliveryError
 from bot.policy.teams import TeamsPolicy
@@ -49,11 +50,13 @@ class TeamsChat:
         policy: TeamsPolicy,
         channels: GraphChannels | None = None,
         files: GraphFiles | None = None,
+        users: GraphUsers | None = None,
     ) -> None:
         self._connector = connector
         self._book = book
         self._policy = policy
         self._files = files
+        self._users = users
         self._spaces = IncidentSpaces(
             connector=connector, book=book, policy=policy, channels=channels
         )
@@ -198,6 +201,16 @@ class TeamsChat:
 
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return None
+
+    async def user_by_email(self, *, email: str) -> str | None:
+        """The person's Entra object id, through Graph (with `teams.team_id` set)."""
+        if self._users is None:
+            return None
+        try:
+            return await self._users.id_of(email)
+        except DeliveryError as error:  # a viewer unknown beats a page that fails
+            log.warning("could not look up a Teams user by email: %s", error)
+            return None
 
     def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
         slug = _NOT_IN_NAMES.sub("-", title.lower()).strip("-")[:40] or "incident"

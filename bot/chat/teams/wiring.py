@@ -13,6 +13,7 @@ from bot.chat.teams.book import ConversationBook
 from bot.chat.teams.connector import BotConnector, TokenSource
 from bot.chat.teams.graph import GraphChannels
 from bot.chat.teams.graph_files import GraphFiles
+from bot.chat.teams.graph_users import GraphUsers
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import ConfigurationError
@@ -60,9 +61,14 @@ def teams_parts(
             metadata_url=settings.teams_openid_metadata_url,
             clock=clock,
         )
-    channels, files = _graph_clients(settings, policy=policy, http=http, clock=clock)
+    graph = _graph_clients(settings, policy=policy, http=http, clock=clock)
     chat = TeamsChat(
-        connector=connector, book=book, policy=policy.teams, channels=channels, files=files
+        connector=connector,
+        book=book,
+        policy=policy.teams,
+        channels=graph.channels if graph else None,
+        files=graph.files if graph else None,
+        users=graph.users if graph else None,
     )
     return TeamsParts(chat=chat, book=book, connector=connector, inbound_tokens=inbound_tokens)
 
@@ -70,12 +76,19 @@ def teams_parts(
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
+@dataclass(frozen=True)
+class GraphClients:
+    channels: GraphChannels
+    files: GraphFiles
+    users: GraphUsers
+
+
 def _graph_clients(
     settings: Settings, *, policy: Policy, http: httpx.AsyncClient, clock: Clock
-) -> tuple[GraphChannels | None, GraphFiles | None]:
-    """Graph, for channel mode and files, when the policy names a team."""
+) -> GraphClients | None:
+    """Graph, for channel mode, files and people, when the policy names a team."""
     if not policy.teams.uses_graph:
-        return None, None
+        return None
     tokens: TokenSource | None = None
     if settings.teams_app_id is not None:
         if not settings.teams_tenant_id and not settings.teams_token_url:
@@ -93,7 +106,8 @@ def _graph_clients(
             clock=clock,
         )
     base = settings.teams_graph_url
-    return (
-        GraphChannels(http=http, tokens=tokens, base_url=base),
-        GraphFiles(http=http, tokens=tokens, base_url=base),
+    return GraphClients(
+        channels=GraphChannels(http=http, tokens=tokens, base_url=base),
+        files=GraphFiles(http=http, tokens=tokens, base_url=base),
+        users=GraphUsers(http=http, tokens=tokens, base_url=base),
     )

@@ -10,6 +10,7 @@ import pytest
 
 from bot.chat.teams.graph import GraphChannels
 from bot.chat.teams.graph_files import GraphFiles
+from bot.chat.teams.graph_users import GraphUsers
 from bot.errors import DeliveryError
 from tests.support.fake_bot_connector import FakeBotConnector
 
@@ -115,3 +116,22 @@ async def test_a_team_lists_its_channels_with_when_they_were_made(
     assert set(listed) == {CHANNEL, made}
     assert listed[made].name == "inc-8-db" and listed[made].created_at is not None
     assert listed[made].created_at.tzinfo is not None
+
+
+async def test_people_are_found_by_sign_in_name_or_mail(
+    http: httpx.AsyncClient, fake: FakeBotConnector
+) -> None:
+    fake.graph.users.append(
+        {
+            "id": "aaaaaaaa-0000-4000-8000-000000000001",
+            "userPrincipalName": "alex@contoso.onmicrosoft.com",
+            "mail": "alex.doe@contoso.com",
+        }
+    )
+    users = GraphUsers(http=http, tokens=Tokens(), base_url=fake.graph_url)
+    alex = "aaaaaaaa-0000-4000-8000-000000000001"
+    assert await users.id_of("alex@contoso.onmicrosoft.com") == alex
+    assert await users.id_of("Alex.Doe@contoso.com") == alex
+    assert await users.id_of("nobody@contoso.com") is None
+    assert await users.id_of("o'brien@contoso.com") is None
+    assert fake.violations == []
