@@ -43,13 +43,18 @@ from bot.incidents.declare import IncidentService
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.views import IncidentViews
 from bot.lifespan import lifespan_of
+from bot.observability.metrics import Metrics
+from bot.observability.metrics_route import add_metrics_route
 from bot.policy.schema import Policy, load_policy
 from bot.postmortem.effects import PostmortemEffects
 from bot.postmortem.wiring import wire_postmortems
+from bot.status.components import IncidentComponents
+from bot.status.routes import add_status_routes
 from bot.storage.database import Database
 from bot.text.templates import Renderer
 from bot.timers.schedule import TimerLoop
 from bot.timers.ticker import Timers
+from bot.web import add_web_routes
 from handlers.alerts import credentials_for
 from handlers.alerts.routes import add_alert_routes
 from handlers.slack import intake
@@ -81,6 +86,7 @@ class Warroom:
     renderer: Renderer  # every template compiled at start; /readyz asks it again
     alerts: AlertIntake  # alert webhooks in
     diagnostics: Diagnostics  # checks and runbooks run on request
+    metrics: Metrics  # this process's own, at GET /metrics
     # Only where Slack is configured: a Teams-only or alerts-only install has none.
     bolt: AsyncApp | None = None
     # Only where Teams is configured: POST /api/messages.
@@ -110,8 +116,13 @@ def build(
     # ConfigurationError naming it) instead of failing the first card it should render.
     for name in renderer.check().unused:
         log.warning("%s in %s is not one of warroom's templates: unused", name, renderer.overrides)
+    metrics = Metrics(severities=policy.severity_names(), process=True)
     client = (
-        build_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        build_web_client(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            on_call=metrics.chat_calls_of("slack"),
+        )
         if settings.slack_bot_token
         else None
     )
@@ -121,6 +132,8 @@ def build(
         if settings.teams_enabled
         else None
     )
+    if teams is not None:
+        teams.connector.count_calls(metrics.chat_calls_of("teams"))
     if chat is None:
         chat = _chat_of(client, teams)
     effects = ChatEffects(
@@ -179,6 +192,7 @@ def build(
         on_commit=committed,
         renderer=renderer,
         handoff=worker,  # what a declaration owes starts here at once, already claimed
+        metrics=metrics,
     )
     lifecycle = IncidentLifecycle(
         db=db,
@@ -186,6 +200,7 @@ def build(
         clock=clock,
         renderer=renderer,
         on_commit=committed,
+        metrics=metrics,
     )
     ends = wire_postmortems(
         db=db, policy=policy, clock=clock, lifecycle=lifecycle, renderer=renderer
@@ -197,6 +212,7 @@ def build(
         renderer=renderer,
         on_commit=worker.wake,
         more=ends.timers,
+        metrics=metrics,
     )
     # The ticker reads the next deadline itself after each tick: its commits need no wake.
     timer_loop = TimerLoop(
@@ -211,6 +227,7 @@ def build(
         run_check=run_check or default_runner(environ),
         handoff=worker,
         on_commit=committed,
+        metrics=metrics,
     )
     service.when_opened(diagnostics.run_when_opened)  # an alert route's auto_run runbook
     views = IncidentViews(db=db, policy=policy, renderer=renderer, clock=clock)
@@ -232,6 +249,7 @@ def build(
         silences=SilenceRequests(db=db, policy=policy, clock=clock, on_commit=committed),
         diagnostics=diagnostics,
         followthrough=ends.followthrough,
+        components=IncidentComponents(db=db, policy=policy, lifecycle=lifecycle),
     )
     submissions = FormSubmissions(
         service=service,
@@ -299,6 +317,7 @@ def build(
         renderer=renderer,
         alerts=alerts,
         diagnostics=diagnostics,
+        metrics=metrics,
         bolt=bolt,
     )
 
@@ -358,7 +377,10 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
             source, sources, fallback_token=warroom.settings.alert_token, environ=environ
         ),
         serving=warroom.worker.foreground.serving,
+        answered=warroom.metrics.alert_webhook,
     )
+    add_metrics_route(api, warroom)
+    add_status_routes(api, warroom)  # the public status page, when the policy has one
 
     @api.post("/api/messages")
     async def teams_messages(request: Request) -> Response:
@@ -373,6 +395,8 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
             )
         with warroom.worker.foreground.serving():
             return await warroom.teams_door.handle(request)
+
+    add_web_routes(api, warroom)  # /web: incidents and statistics in a browser
 
     @api.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +19,14 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
+from bot.observability.logs import LogFormat, configure_logging, default_format
+from bot.observability.redaction import configured_secrets
 from bot.policy.checks import levels_without_contacts, misspelt_roles
 from bot.policy.schema import Policy, load_policy
 from bot.postmortem.confluence import missing_environment as confluence_missing_environment
 from bot.postmortem.document import check_document_templates
 from bot.storage.database import pending_migrations, sync_url, upgrade_database
+from bot.storage.incident_keys import track_incident_keys
 from bot.text.templates import Renderer
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="warroom incident bot")
@@ -92,8 +96,13 @@ class _DropBoltClientTokenWarning(logging.Filter):
         return record.getMessage() != BOLT_CLIENT_TOKEN_WARNING
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(
+    level: str, *, log_format: LogFormat | None = None, secrets: Iterable[str] = ()
+) -> None:
+    """Every line to stderr as JSON or text (bot/observability/logs.py), without `secrets`;
+    lines written for a delivery name its incident."""
+    configure_logging(level=level, log_format=log_format or default_format(), secrets=secrets)
+    track_incident_keys()
     # The ticker runs every second; its per-run lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_DropBoltClientTokenWarning())
@@ -131,8 +140,12 @@ def serve(
 ) -> None:
     """Serve Slack requests, /healthz and /readyz."""
     settings = _settings()
-    _configure_logging(settings.log_level)
-    policy = _policy(settings.config_path)
+    policy = _policy(settings.config_path)  # before the logs: its secrets are kept out of them
+    _configure_logging(
+        settings.log_level,
+        log_format=settings.log_format,
+        secrets=configured_secrets(settings, policy),
+    )
     for advice in misspelt_roles(policy):
         log.warning("policy: %s", advice)
     _prepare_database(settings)
@@ -145,7 +158,9 @@ def serve(
         app = create_app(settings)  # checks every template: refuses to serve without them
     except ConfigurationError as error:
         raise _fail(str(error)) from error
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's access and error lines go through the root logger, so
+    # through the same format and redaction as every other line.
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
 
 
 @db_cli.command("upgrade")
@@ -236,7 +251,22 @@ def _register_reports() -> None:
     cli.command("stats")(stats_command)
 
 
+def _register_maintenance() -> None:
+    """`warroom db current`, `warroom db downgrade` and `warroom prune`."""
+    from bot.storage.db_cli import (
+        DOWNGRADE_SETTINGS,
+        current_command,
+        downgrade_command,
+        prune_command,
+    )
+
+    db_cli.command("current")(current_command)
+    db_cli.command("downgrade", context_settings=DOWNGRADE_SETTINGS)(downgrade_command)
+    cli.command("prune")(prune_command)
+
+
 _register_reports()
+_register_maintenance()
 
 
 def main() -> None:

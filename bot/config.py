@@ -55,9 +55,19 @@ class Settings(BaseSettings):
         default=15.0, ge=1, validation_alias="WARROOM_DELIVERY_LEASE_SECONDS"
     )
     log_level: str = Field(default="INFO", validation_alias="WARROOM_LOG_LEVEL")
+    # JSON lines or text (bot/observability/logs.py); unset: JSON unless stderr is a terminal.
+    log_format: Literal["json", "text"] | None = Field(None, validation_alias="WARROOM_LOG_FORMAT")
     # The bearer token alert sources send (each source may have its own, named in the
     # policy); without any, the alert webhooks answer 503 rather than accept anyone.
     alert_token: str | None = Field(default=None, validation_alias="WARROOM_ALERT_TOKEN")
+    # The web view (/web, bot/web): a token typed once at /web/login (or sent as a bearer
+    # token), and/or the header an authenticating proxy sets to the signed-in person's
+    # email. Neither set: /web answers 503 saying how to turn it on. Never logged.
+    # (No length rule here: a refusal would quote the value; bot/web warns of a short one.)
+    web_token: str | None = Field(default=None, repr=False, validation_alias="WARROOM_WEB_TOKEN")
+    web_trusted_header: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9-]+$", validation_alias="WARROOM_WEB_TRUSTED_HEADER"
+    )
     # The least time between two new messages in one channel (Slack's own limit is about
     # one per second); 0 turns pacing off.
     post_interval_seconds: float = Field(
@@ -90,6 +100,11 @@ class Settings(BaseSettings):
         chosen = values.get("_env_file", self.model_config.get("env_file"))
         self._env_files = _as_paths(chosen)
 
+    @field_validator("web_token", "web_trusted_header", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -97,6 +112,10 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @property
+    def web_enabled(self) -> bool:
+        return self.web_token is not None or self.web_trusted_header is not None
 
     @property
     def teams_enabled(self) -> bool:

@@ -45,6 +45,7 @@ from bot.incidents.status import Status, incident_key
 from bot.incidents.timeline import record_entries
 from bot.policy.alerts import AlertRoute
 from bot.policy.schema import Policy
+from bot.status.components import name_route_components_in
 from bot.storage.database import Database
 from bot.storage.models import AlertGroup, Delivery, DeliveryState, Incident
 from bot.text.markdown import alert_actor
@@ -348,6 +349,8 @@ class AlertIntake:
             )
             group.declared_at = now
         incident = self._service.open_in(session, declaration, now=now)
+        # The route's status page components (a storm's too: its groups share the route).
+        name_route_components_in(session, incident, route, self._policy, actor=actor, now=now)
         group.incident_id = incident.id
         if group.triage_state == "open":
             group.triage_state, group.triaged_by = "declared", actor

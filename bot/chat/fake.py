@@ -70,6 +70,7 @@ class FakeChat:
         self.groups: dict[str, list[str]] = {}
         self.deleted: list[tuple[str, str]] = []  # channel, message ref
         self.files: dict[str, SharedFile] = {}  # by ref, oldest first
+        self.emails: dict[str, str] = {}  # profile email (lower case) -> user id
         self._late: list[Callable[[], object]] = []
         self._modes: dict[str, list[str]] = {}  # operation -> "lose" | "late", in order
         self._ids = itertools.count(1)
@@ -295,6 +296,10 @@ class FakeChat:
 
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return f"https://chat.example/{channel_id}/{message_ref}"
+
+    async def user_by_email(self, *, email: str) -> str | None:
+        self._enter("user_by_email")
+        return self.emails.get(email.strip().lower())
 
     def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
         """Slack's rules in short: lowercase letters, digits and dashes."""

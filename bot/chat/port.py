@@ -166,6 +166,11 @@ class ChatPlatform(Protocol):
         """A link to a message, if the platform gives one."""
         ...
 
+    async def user_by_email(self, *, email: str) -> str | None:
+        """The id of the person whose chat profile has this email (None: nobody, or the
+        platform cannot say): who a viewer signed in elsewhere is in the incidents."""
+        return None
+
     def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
         """The name of an incident's channel from the policy's template (placeholders
         `number`, `slug`, `severity`), made acceptable to this platform."""

@@ -112,6 +112,16 @@ class RoutingChat:
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return await self._for(channel_id).permalink(channel_id=channel_id, message_ref=message_ref)
 
+    async def user_by_email(self, *, email: str) -> str | None:
+        """The person on the default platform, else on another: a viewer is matched to
+        one chat identity, the one the incidents most likely recorded."""
+        ordered = [self._default, *(p for p in self._platforms.values() if p is not self._default)]
+        for platform in ordered:
+            found = await platform.user_by_email(email=email)
+            if found is not None:
+                return found
+        return None
+
     def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
         return self._default.channel_name(
             template=template, number=number, title=title, severity=severity

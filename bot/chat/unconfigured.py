@@ -74,6 +74,9 @@ class UnconfiguredChat:
     async def permalink(self, *, channel_id: str, message_ref: str) -> str | None:
         return None
 
+    async def user_by_email(self, *, email: str) -> str | None:
+        return None  # nobody to look up: a viewer matched to no one sees public incidents
+
     # Nothing is ever opened without a platform: the name only has to be a name.
     def channel_name(self, *, template: str, number: int, title: str, severity: str) -> str:
         return f"inc-{number}"

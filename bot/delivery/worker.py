@@ -41,6 +41,7 @@ from bot.delivery.foreground import Foreground
 from bot.delivery.leases import CHAT_LANE, DIAGNOSTICS_LANE, DIGEST_LANE, PAGER_LANE, TRIAGE_LANE
 from bot.errors import DeliveryError, NotNow
 from bot.incidents.timeline import record
+from bot.observability.logs import log_context
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DeliveryState, TimelineKind
 
@@ -250,7 +251,8 @@ class DeliveryWorker:
         try:
             while lane.queue:
                 delivery = lane.queue[0]  # stays queued while it runs: the heartbeat renews it
-                async with self._slots[delivery.lane], self.foreground.giving_way():
+                logged = log_context(delivery_id=delivery.id, incident_id=delivery.incident_id)
+                async with self._slots[delivery.lane], self.foreground.giving_way(), logged:
                     outcome = await self._attempt(delivery)
                 behind = list(lane.queue)[1:]
                 if outcome.state is DeliveryState.PENDING:

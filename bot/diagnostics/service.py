@@ -34,6 +34,7 @@ from bot.incidents.declare import Declaration
 from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.permissions import check_access
 from bot.incidents.status import incident_key
+from bot.observability.metrics import Metrics
 from bot.policy.schema import Policy
 from bot.storage.database import Database
 from bot.storage.models import Delivery, DiagnosticRun, Incident, RunState, TimelineKind
@@ -55,11 +56,13 @@ class Diagnostics:
         run_check: CheckRunner,
         handoff: Handoff | None = None,
         on_commit: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._policy = policy
         self._clock = clock
         self._lifecycle = lifecycle
+        self._metrics = metrics or Metrics()
         self._run_check = run_check
         self._handoff = handoff
         self._on_commit = on_commit
@@ -209,6 +212,8 @@ class Diagnostics:
             for name in run.checks
         ]
         tally = Tally.of(outcomes)
+        ended = state is RunState.INTERRUPTED
+        self._metrics.diagnostics_finished(session, tally, interrupted=ended)  # once committed
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
             write_entry(

@@ -61,6 +61,7 @@ class NoteCommand(IncidentCommand):
 @dataclass(frozen=True)
 class ResolveCommand(IncidentCommand):
     resolution: str = ""
+    public: bool = False  # --public: the resolution on the status page too
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class UpdateCommand(IncidentCommand):
 
     text: str = ""
     next_in: timedelta | None = None
+    # --public: on the status page too; --public-title: what the page calls the incident.
+    public: bool = False
+    public_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,13 @@ class RoleCommand(IncidentCommand):
 @dataclass(frozen=True)
 class RolesCommand(IncidentCommand):
     pass
+
+
+@dataclass(frozen=True)
+class ComponentsCommand(IncidentCommand):
+    """`components` alone (None): show them; with names, replace them (empty: clear them)."""
+
+    names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,7 @@ Command = (
     | UpdateCommand
     | EscalateCommand
     | SilenceCommand
+    | ComponentsCommand
     | DiagnosticsListCommand
     | DiagnosticsCommand
     | PostmortemCommand

@@ -16,6 +16,7 @@ from bot.errors import UsageError
 from bot.inbound.command_types import (
     AcknowledgeCommand,
     Command,
+    ComponentsCommand,
     DeclareCommand,
     DeclareFormCommand,
     DiagnosticsCommand,
@@ -41,6 +42,7 @@ from bot.inbound.postmortem_commands import (
     parse_postmortem,
     parse_stats,
 )
+from bot.inbound.update_commands import parse_components, parse_resolve, parse_update
 from bot.incidents.status import Status
 from bot.policy.schema import Policy
 from bot.text.durations import format_duration, parse_duration
@@ -51,6 +53,7 @@ __all__ = [  # the parsed commands are defined in bot.inbound.command_types
     "SUBCOMMANDS",
     "AcknowledgeCommand",
     "Command",
+    "ComponentsCommand",
     "DeclareCommand",
     "DeclareFormCommand",
     "DiagnosticsCommand",
@@ -92,8 +95,6 @@ class Subcommand:
         return f"{COMMAND} {self.name} {self.arguments}".rstrip()
 
 
-# The longest "Next Update" a person may ask for: beyond it, nobody is being told anything.
-MAX_NEXT_UPDATE = timedelta(days=7)
 _OPTION = re.compile(r"^--?[A-Za-z]")
 # After the title only a whole `--word` reads as an option: "errors -EU" is a title.
 _TRAILING_OPTION = re.compile(r"^(--[A-Za-z][A-Za-z-]*|-p)$", re.IGNORECASE)
@@ -189,37 +190,12 @@ def _parse_escalate(rest: str) -> EscalateCommand:
     return EscalateCommand(number, reason.strip())
 
 
-def _parse_resolve(rest: str) -> ResolveCommand:
-    number, resolution = _split_key(rest)
-    return ResolveCommand(number, resolution.strip())
-
-
 def _parse_reopen(rest: str) -> ReopenCommand:
     return ReopenCommand(_only_key(rest, "reopen"))
 
 
 def _parse_timeline(rest: str) -> TimelineCommand:
     return TimelineCommand(_only_key(rest, "timeline"))
-
-
-def _parse_update(rest: str) -> UpdateCommand:
-    number, rest = _split_key(rest)
-    next_in = None
-    words = rest.split(maxsplit=2)
-    if words and words[0] == "--next":
-        if len(words) < 2:
-            raise UsageError("--next needs a duration, e.g. --next 20m", usage="update")
-        try:
-            next_in = parse_duration(words[1])
-        except ValueError as error:
-            raise UsageError(escape_markdown(str(error)), usage="update") from None
-        if not timedelta(0) < next_in <= MAX_NEXT_UPDATE:
-            raise UsageError(
-                f"--next takes a time from 1s to {format_duration(MAX_NEXT_UPDATE)}",
-                usage="update",
-            )
-        rest = words[2] if len(words) > 2 else ""
-    return UpdateCommand(number, rest.strip(), next_in)
 
 
 def _parse_role(rest: str) -> RoleCommand:
@@ -308,9 +284,10 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "update",
-        "[INC-N] [--next 20m] [text]",
-        "post a status update and reset Next Update (no text: a form)",
-        _parse_update,
+        '[INC-N] [--next 20m] [--public] [--public-title "…"] [text]',
+        "post a status update and reset Next Update (no text: a form); "
+        "--public posts it on the status page too",
+        parse_update,
     ),
     Subcommand("severity", "[INC-N] <severity>", "change the severity", _parse_severity),
     Subcommand("note", "[INC-N] <text>", "add a line to the timeline", _parse_note),
@@ -322,9 +299,15 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "resolve",
-        "[INC-N] [resolution]",
-        "resolve it and post the all-clear",
-        _parse_resolve,
+        "[INC-N] [--public] [resolution]",
+        "resolve it and post the all-clear (--public: the resolution on the status page too)",
+        parse_resolve,
+    ),
+    Subcommand(
+        "components",
+        "[INC-N] [name, name…|none]",
+        "the status page components it affects (no names: show them)",
+        parse_components,
     ),
     Subcommand("reopen", "[INC-N]", "back to Investigating after a resolution", _parse_reopen),
     Subcommand(
@@ -411,4 +394,5 @@ def usage(policy: Policy, renderer: Renderer, *, subcommand: str | None = None) 
         subcommands=[(sub.usage, sub.summary) for sub in SUBCOMMANDS],
         severities=severities,
         roles=sorted(policy.roles),
+        status_page=policy.status_page.title if policy.status_page else None,
     )

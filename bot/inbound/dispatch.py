@@ -20,6 +20,7 @@ from bot.inbound.command_types import (
     ActionDoneCommand,
     ActionListCommand,
     CloseCommand,
+    ComponentsCommand,
     PostmortemCommand,
     StatsCommand,
 )
@@ -66,6 +67,8 @@ from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy
 from bot.postmortem.actions import ActionItems
 from bot.postmortem.service import Postmortems
+from bot.status.components import NO_STATUS_PAGE, IncidentComponents
+from bot.status.publishing import PublicPost
 from bot.text.markdown import escape_markdown
 from bot.text.templates import Renderer
 
@@ -124,8 +127,10 @@ class Inbound:
         silences: SilenceRequests | None = None,
         diagnostics: Diagnostics | None = None,
         followthrough: Followthrough | None = None,
+        components: IncidentComponents | None = None,
     ) -> None:
         self._followthrough = followthrough
+        self._components = components
         self._diagnostics = diagnostics
         self._triage = triage
         self._silences = silences
@@ -263,6 +268,8 @@ class Inbound:
                 return Reply(text, paged=True)
             case DiagnosticsCommand():
                 return await self._diagnose(parsed, requester)
+            case ComponentsCommand():
+                return await self._components_of(parsed, requester)
             case (
                 PostmortemCommand()
                 | CloseCommand()
@@ -338,6 +345,23 @@ class Inbound:
         ensure_open_for_updates(incident)
         return Reply(form=update_form(incident, self._policy))
 
+    def _public(self, asked: bool, *, title: str | None = None) -> PublicPost | None:
+        """What `--public` asks of a use case (None: not asked)."""
+        if not asked:
+            return None
+        if self._policy.status_page is None:
+            raise UserError(NO_STATUS_PAGE)
+        return PublicPost(title=title)
+
+    async def _components_of(self, parsed: ComponentsCommand, requester: Requester) -> Reply:
+        if self._components is None:
+            raise UserError(NO_STATUS_PAGE)
+        ref, actor = ref_for(parsed, requester), requester.user_id
+        if parsed.names is None:
+            return Reply(await self._components.show(ref, viewer=actor))
+        outcome = await self._components.replace(ref, actor=actor, typed=parsed.names)
+        return Reply(f"✅ {outcome.summary}")
+
     async def _change(self, parsed: Command, requester: Requester) -> Outcome:
         assert isinstance(parsed, IncidentCommand), parsed
         ref, actor = ref_for(parsed, requester), requester.user_id
@@ -352,11 +376,17 @@ class Inbound:
             case NoteCommand(text=text):
                 return await lifecycle.add_note(ref, actor=actor, text=text)
             case ResolveCommand(resolution=resolution):
-                return await lifecycle.resolve(ref, actor=actor, resolution=resolution)
+                public = self._public(parsed.public)
+                return await lifecycle.resolve(
+                    ref, actor=actor, resolution=resolution, public=public
+                )
             case ReopenCommand():
                 return await lifecycle.reopen(ref, actor=actor)
             case UpdateCommand(text=text, next_in=next_in):
-                return await lifecycle.post_update(ref, actor=actor, text=text, next_in=next_in)
+                public = self._public(parsed.public, title=parsed.public_title)
+                return await lifecycle.post_update(
+                    ref, actor=actor, text=text, next_in=next_in, public=public
+                )
             case EscalateCommand(reason=reason):
                 return await lifecycle.escalate(ref, actor=actor, reason=reason)
             case RoleCommand(role=role, user=assignee):

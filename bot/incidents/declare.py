@@ -18,6 +18,7 @@ from bot.incidents.escalation import Reacher, due_path_steps, next_escalation_du
 from bot.incidents.members import add_member
 from bot.incidents.status import Status
 from bot.incidents.timeline import record
+from bot.observability.metrics import Metrics
 from bot.policy.schema import EscalationLevel, Policy
 from bot.storage.database import Database, next_incident_number
 from bot.storage.models import Delivery, Incident, TimelineKind, insert_incident
@@ -90,8 +91,10 @@ class IncidentService:
         announce_channel: str | None = None,
         on_commit: Callable[[], None] = lambda: None,
         handoff: Handoff | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics or Metrics()
         self._policy = policy
         self._clock = clock
         self._reacher = Reacher(renderer=renderer or Renderer())
@@ -192,6 +195,7 @@ class IncidentService:
             actor=declaration.declared_by,
             data={"severity": level.name, "private": declaration.private},
         )
+        self._metrics.incident_declared(session, incident)  # once committed
         enqueue(session, incident_id=incident.id, owed=self._set_up(declaration), now=now)
         for _, step in steps:
             self._reach(session, incident, step)

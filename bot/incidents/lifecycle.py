@@ -31,8 +31,10 @@ from bot.incidents.escalation import Reacher, follow_up_pages, next_escalation_d
 from bot.incidents.members import add_member, holder_of
 from bot.incidents.permissions import check_access
 from bot.incidents.status import Status, incident_key
+from bot.observability.metrics import Metrics
 from bot.policy.schema import Action, Policy
 from bot.postmortem.followup import schedule_followup
+from bot.status.publishing import PublicPost, publish_in, publishing, tell_public_of_move
 from bot.storage.database import Database
 from bot.storage.models import (
     Incident,
@@ -56,6 +58,7 @@ class IncidentLifecycle:
         clock: Clock,
         renderer: Renderer,
         on_commit: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._policy = policy
@@ -63,6 +66,7 @@ class IncidentLifecycle:
         self._renderer = renderer
         self._reacher = Reacher(renderer=renderer)
         self._on_commit = on_commit
+        self._metrics = metrics or Metrics()
 
     async def apply(
         self, ref: IncidentRef, change: Change, *, action: Action, actor: str
@@ -92,6 +96,9 @@ class IncidentLifecycle:
         # and the postmortem's follow-through (resolve, reopen, close, severity).
         incident.next_escalation_at = next_escalation_due(incident, self._policy)
         schedule_followup(incident, self._policy, was=announced[0], was_severity=announced[1])
+        self._metrics.incident_moved(session, incident, was=announced[0])  # once committed
+        # A public incident resolved or reopened, by anyone or any alert: the page says so.
+        tell_public_of_move(session, incident, was=announced[0], now=now)
         incident.version += 1
         assert incident.id is not None
         owed: list[tuple[DeliveryKind, dict[str, object]]] = []
@@ -129,6 +136,7 @@ class IncidentLifecycle:
             if not incident.status.is_open:
                 raise UserError(f"{key} is {incident.status.label}: nothing to acknowledge")
             incident.acknowledged_at, incident.acknowledged_by = now, actor
+            self._metrics.incident_acknowledged(session, incident)  # once committed
             follow_up_pages(session, incident, "acknowledge", now)
             waited = now - incident.started_at
             write_entry(
@@ -206,8 +214,10 @@ class IncidentLifecycle:
         next_in: timedelta | None = None,
         status: Status | None = None,
         impact: str | None = None,
+        public: PublicPost | None = None,
     ) -> Outcome:
-        """A status update: posted in the channel, logged, and the Next Update reset."""
+        """A status update: posted in the channel, logged, and the Next Update reset;
+        with `public`, posted on the status page too."""
         text = text.strip()
         if not text:
             raise UserError("an update needs some text")
@@ -227,7 +237,9 @@ class IncidentLifecycle:
                 incident.impact = single_line(impact)
             cadence = next_in or self._policy.severity(incident.severity).update_every
             set_next_update(incident, now + cadence if cadence else None)
-            write_entry(session, incident, TimelineKind.UPDATE, now, actor, text=text)
+            told = publish_in(session, incident, public, text=text, actor=actor, now=now)
+            data: dict[str, object] = {"public": True} if public else {}
+            write_entry(session, incident, TimelineKind.UPDATE, now, actor, text=text, data=data)
             next_line = (
                 f"Next update by {format_utc(incident.next_update_at)}"
                 if incident.next_update_at
@@ -246,12 +258,22 @@ class IncidentLifecycle:
                 (DeliveryKind.POST_MESSAGE, {"markdown": markdown, "fallback": f"Update on {key}"})
             ]
             enqueue(session, incident_id=incident.id, owed=owed, now=now)
-            return f"Update posted; {next_line[0].lower()}{next_line[1:]}"
+            posted = f"Update posted and {told}" if told else "Update posted"
+            return f"{posted}; {next_line[0].lower()}{next_line[1:]}"
 
         return await self.apply(ref, change, action="update", actor=actor)
 
-    async def resolve(self, ref: IncidentRef, *, actor: str, resolution: str = "") -> Outcome:
+    async def resolve(
+        self,
+        ref: IncidentRef,
+        *,
+        actor: str,
+        resolution: str = "",
+        public: PublicPost | None = None,
+    ) -> Outcome:
         change = resolving(actor=actor, resolution=resolution)
+        if public is not None:  # the resolution is the public line too
+            change = publishing(change, public, text=single_line(resolution), actor=actor)
         return await self.apply(ref, change, action="resolve", actor=actor)
 
     async def reopen(self, ref: IncidentRef, *, actor: str) -> Outcome:

@@ -25,6 +25,7 @@ from pydantic import Field as PydanticField
 
 from bot.alerts.matchers import Matcher, parse_matcher
 from bot.policy.fields import Duration
+from bot.policy.status_page import ComponentNames
 
 __all__ = [
     "BUILT_IN_ROUTES",
@@ -100,6 +101,8 @@ class AlertRoute(BaseModel):
     runbook: str | None = None
     auto_run: bool = False
     auto_resolve: bool = False  # resolve the incident when every alert of it resolves
+    # The status page components an incident this route declares names (one or a list).
+    component: ComponentNames = ()
     # An alert group firing again this soon after its incident resolved reopens it.
     reopen_within: Duration = timedelta(hours=1)
     # New incidents this route declares per minute before the rest are folded into one

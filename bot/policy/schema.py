@@ -35,6 +35,7 @@ from bot.policy.fields import Duration
 from bot.policy.fields import _to_timedelta as _to_timedelta  # for imports from here
 from bot.policy.policy_file import describe_invalid, read_policy_file
 from bot.policy.postmortem import ConfluenceSettings, PostmortemPolicy
+from bot.policy.status_page import StatusPagePolicy, status_page_problems
 from bot.policy.teams import TeamsPolicy
 
 __all__ = [  # what the rest of warroom imports from here
@@ -55,6 +56,7 @@ __all__ = [  # what the rest of warroom imports from here
     "Policy",
     "PostmortemPolicy",
     "SeverityLevel",
+    "StatusPagePolicy",
     "WebhookTarget",
     "default_policy",
     "load_policy",
@@ -245,6 +247,8 @@ class Policy(BaseModel):
     postmortem: PostmortemPolicy = PostmortemPolicy()
     # Where Teams incidents open and are announced (bot.chat.teams).
     teams: TeamsPolicy = TeamsPolicy()
+    # The public status page (bot.status); None: there is none.
+    status_page: StatusPagePolicy | None = None
 
     @field_validator("roles")
     @classmethod
@@ -291,7 +295,7 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _names_used_are_defined(self) -> Policy:
-        problems = inconsistencies(self)
+        problems = inconsistencies(self) + status_page_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self

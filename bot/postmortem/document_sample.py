@@ -67,6 +67,8 @@ _ENTRIES: tuple[tuple[int, TimelineKind, str | None, str, dict[str, Any]], ...] 
         },
     ),
     (10, TimelineKind.DELIVERY_FAILED, None, "pager refused the page", {}),
+    (11, TimelineKind.COMPONENTS_SET, _COMMANDER, "Checkout, API", {}),
+    (12, TimelineKind.MADE_PUBLIC, _COMMANDER, "Card payments failing", {}),
     (
         20,
         TimelineKind.STATUS_CHANGED,

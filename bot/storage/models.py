@@ -196,6 +196,8 @@ class TimelineKind(StrEnum):
     DIAGNOSTICS = "diagnostics"  # a diagnostics run's results (one entry per run)
     POSTMORTEM = "postmortem"  # the postmortem written, edited, exported or completed
     ACTION_ITEM = "action_item"  # a follow-up action added or done
+    COMPONENTS_SET = "components_set"  # the status page components it names, replaced
+    MADE_PUBLIC = "made_public"  # shown on the status page from its first public update
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -354,5 +356,8 @@ class DiagnosticRun(SQLModel, table=True):
 # Registered on the same metadata; defined apart to keep this module about incidents.
 from bot.storage.postmortem_models import ActionItem as ActionItem  # noqa: E402
 from bot.storage.postmortem_models import Postmortem as Postmortem  # noqa: E402
+from bot.storage.status_models import IncidentComponent as IncidentComponent  # noqa: E402
+from bot.storage.status_models import PublicIncident as PublicIncident  # noqa: E402
+from bot.storage.status_models import PublicUpdate as PublicUpdate  # noqa: E402
 from bot.storage.teams_models import TeamsConversation as TeamsConversation  # noqa: E402
 from bot.storage.teams_models import TeamsPerson as TeamsPerson  # noqa: E402

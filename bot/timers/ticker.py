@@ -25,6 +25,7 @@ from bot.incidents.access import card_refresh_waiting
 from bot.incidents.escalation import Reacher, ack_deadline, next_escalation_due, next_path_step
 from bot.incidents.members import holder_of
 from bot.incidents.status import Status, incident_key
+from bot.observability.metrics import Metrics
 from bot.policy.schema import Policy
 from bot.storage.database import Database
 from bot.storage.models import Incident
@@ -75,8 +76,10 @@ class Timers:
         on_commit: Callable[[], None] = lambda: None,
         batch_size: int = 200,
         more: Sequence[DueWork] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self._more = tuple(more)
+        self._metrics = metrics or Metrics()
         self._db = db
         self._policy = policy
         self._clock = clock
@@ -136,6 +139,7 @@ class Timers:
 
     def _escalate(self, session: Session, incident: Incident, now: datetime) -> None:
         """Every automatic step now due: the ack SLA (once), then the path's levels."""
+        self._metrics.timer_fired(session, "escalation", due=incident.next_escalation_at, now=now)
         path = self._policy.escalation
         deadline = ack_deadline(incident, self._policy)
         if deadline is not None and deadline <= now:
@@ -166,6 +170,7 @@ class Timers:
             )
 
     def _remind(self, session: Session, incident: Incident, now: datetime) -> None:
+        self._metrics.timer_fired(session, "reminder", due=incident.next_reminder_at, now=now)
         key = incident_key(incident.number)
         incident_id = incident.id or 0
         deadline = incident.next_update_at or now

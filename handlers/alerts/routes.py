@@ -19,6 +19,8 @@ from handlers.http import Refusal
 log = logging.getLogger(__name__)
 
 Receive = Callable[[AlertBatch], Awaitable[dict[str, Any]]]
+# Told of every answer: (source, HTTP status), for the metrics.
+Answered = Callable[[str, int], None]
 
 _SUMMARIES = {
     AlertSource.ALERTMANAGER: "Alertmanager webhook (version 4)",
@@ -41,11 +43,12 @@ def add_alert_routes(
     receive: Receive,
     credentials: Callable[[AlertSource], AlertCredentials],
     serving: Callable[[], AbstractContextManager[None]],
+    answered: Answered = lambda source, status: None,
 ) -> None:
     for source in AlertSource:
         api.add_api_route(
             f"/alerts/{source.value}",
-            _endpoint(source, receive, credentials, serving),
+            _counted(source, _endpoint(source, receive, credentials, serving), answered),
             methods=["POST"],
             summary=_SUMMARIES[source],
             tags=["alerts"],
@@ -80,5 +83,18 @@ def _endpoint(
             return JSONResponse(refusal.body(), status_code=503)
         return JSONResponse(receipt)
 
-    endpoint.__name__ = f"alerts_{source.value}"
     return endpoint
+
+
+def _counted(
+    source: AlertSource,
+    endpoint: Callable[[Request], Awaitable[JSONResponse]],
+    answered: Answered,
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def counted(request: Request) -> JSONResponse:
+        response = await endpoint(request)
+        answered(source.value, response.status_code)
+        return response
+
+    counted.__name__ = f"alerts_{source.value}"
+    return counted

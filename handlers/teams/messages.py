@@ -1,7 +1,8 @@
 """`POST /api/messages`: the Bot Framework's door. Every request's token is checked
 before anything else (none, malformed, wrong audience, expired, a bad signature, keys
-out of reach: 401 and nothing happens); then the activity is read defensively and
-handed to the same dispatcher as Slack's requests.
+out of reach: 401 and nothing happens); then the activity is checked against the Teams
+SDK's models (bot.chat.teams.activity_schema: a malformed one is a 400), read
+defensively and handed to the same dispatcher as Slack's requests.
 
 - A message (`@warroom declare sev2 Checkout errors`) is a command; its answer is a
   reply to the sender's message (Slack shows these only to the sender).
@@ -12,16 +13,18 @@ handed to the same dispatcher as Slack's requests.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from bot.chat.port import Message
+from bot.chat.teams.activity_schema import activity_problem
 from bot.chat.teams.auth import InboundTokens, Unauthorized
 from bot.chat.teams.book import ConversationBook, Place
 from bot.chat.teams.cards import (
@@ -43,12 +46,14 @@ from bot.inbound.requests import (
     Requester,
 )
 from bot.inbound.submissions import FormSubmissions
+from bot.observability.logs import log_context
 from handlers.http import Refusal, read_limited
 from handlers.teams.activities import as_dict, command_text, invoke_action, sender_id
 
 log = logging.getLogger(__name__)
 
 FORM_VERB = "form:"
+INVOKE_BUDGET_SECONDS = 4.0
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 # The refreshed card of an incident, by number (None: there is none to show).
 CardOf = Callable[[int], Awaitable[Message | None]]
@@ -75,6 +80,12 @@ class TeamsMessages:
     connector: BotConnector
     tokens: InboundTokens | None  # None: anonymous (a local trial)
     card_of: CardOf
+    # Teams gives an invoke 5 s before it tells the person the action failed; this much
+    # of them is ours, the rest the network's.
+    invoke_budget: float = INVOKE_BUDGET_SECONDS
+    # Invokes still running after their answer went (a slow database): kept, as the loop
+    # holds only weak references to tasks.
+    _late: set[asyncio.Task[dict[str, Any]]] = field(default_factory=set)
 
     async def handle(self, request: Request) -> Response:
         body = await read_limited(request)
@@ -99,19 +110,22 @@ class TeamsMessages:
             return _refused(Refusal(400, "invalid_activity", "not a Bot Framework activity"))
         if not isinstance(as_dict(activity.get("conversation")).get("id"), str):
             return _refused(Refusal(400, "invalid_activity", "no conversation"))
-        try:
-            return await self._serve(activity)
-        except Exception:  # the database away, say: Teams retries a 503, never sees a trace
-            log.exception("Teams activity could not be served")
-            return _refused(Refusal(503, "unavailable", "could not be served now; try again"))
+        malformed = activity_problem(activity)
+        if malformed is not None:
+            return _refused(Refusal(400, "invalid_activity", malformed))
+        with log_context(request_id=str(activity.get("id") or "") or None):
+            try:
+                return await self._serve(activity)
+            except Exception:  # the database away, say: Teams retries a 503, never a trace
+                log.exception("Teams activity could not be served")
+                return _refused(Refusal(503, "unavailable", "could not be served now; try again"))
 
     async def _serve(self, activity: dict[str, Any]) -> Response:
-        place = await self.book.remember(activity)
-        user = sender_id(activity)
         kind = activity.get("type")
         if kind == "invoke":
-            answer = await self._invoke(activity, place, user)
-            return JSONResponse(answer)
+            return JSONResponse(await self._invoke_in_time(activity))
+        place = await self.book.remember(activity)
+        user = sender_id(activity)
         if kind == "message" and user is not None:
             await self._message(activity, place, user)
         elif kind == "conversationUpdate":
@@ -151,6 +165,31 @@ class TeamsMessages:
                 )
             except DeliveryError as error:  # the change stands; only its answer is lost
                 log.warning("could not answer in Teams conversation %s: %s", place.local_id, error)
+
+    async def _invoke_in_time(self, activity: dict[str, Any]) -> dict[str, Any]:
+        """The invoke's answer within Teams' time; past it, the work goes on (it is the
+        same as if answered in time: the card is edited for everyone when it is done)
+        and the person is told so instead of seeing "something went wrong"."""
+
+        async def invoked() -> dict[str, Any]:
+            place = await self.book.remember(activity)
+            return await self._invoke(activity, place, sender_id(activity))
+
+        work = asyncio.ensure_future(invoked())
+        done, _ = await asyncio.wait({work}, timeout=self.invoke_budget)
+        if work in done:
+            return work.result()
+        log.warning(
+            "a Teams card action took over %.1f s: answered before it ended", self.invoke_budget
+        )
+        self._late.add(work)
+        work.add_done_callback(self._ended_late)
+        return _says("⏳ Still working on it: the card changes when it is done.")
+
+    def _ended_late(self, work: asyncio.Task[dict[str, Any]]) -> None:
+        self._late.discard(work)
+        if not work.cancelled() and work.exception() is not None:
+            log.error("a late Teams card action failed", exc_info=work.exception())
 
     async def _invoke(
         self, activity: dict[str, Any], place: Place, user: str | None

@@ -342,13 +342,30 @@ def _user_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     user = str(args["user"])
     if not USER_ID.fullmatch(user):
         raise SlackError("user_not_found")
+    return {"ok": True, "user": _user_json(ws, user)}
+
+
+# Every person of the fake workspace has the profile email <their id, lower case>@example.com.
+EMAIL_DOMAIN = "example.com"
+
+
+@_handles("users.lookupByEmail")
+def _user_by_email(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    local, _, domain = str(args["email"]).strip().rpartition("@")
+    user = local.upper()
+    if domain.lower() != EMAIL_DOMAIN or not USER_ID.fullmatch(user) or user == ws.bot_user_id:
+        raise SlackError("users_not_found")
+    return {"ok": True, "user": _user_json(ws, user)}
+
+
+def _user_json(ws: Workspace, user: str) -> dict[str, Any]:
     is_bot = user == ws.bot_user_id
     name = "warroom" if is_bot else user.lower()
     profile = {"real_name": name.title(), "display_name": name, "team": ws.team_id}
-    profile |= {"bot_id": ws.bot_id} if is_bot else {"email": f"{name}@example.com"}
+    profile |= {"bot_id": ws.bot_id} if is_bot else {"email": f"{name}@{EMAIL_DOMAIN}"}
     answer = {"id": user, "team_id": ws.team_id, "name": name, "deleted": False}
     answer |= {"real_name": name.title(), "tz": "Etc/UTC", "tz_offset": 0, "is_bot": is_bot}
-    return {"ok": True, "user": answer | {"is_admin": False, "profile": profile}}
+    return answer | {"is_admin": False, "profile": profile}
 
 
 @_handles("views.open", "views.push", "views.update", "views.publish")

@@ -43,12 +43,14 @@ from bot.chat.port import (
     OwnChannel,
 )
 from bot.chat.slack.blocks import slack_escape, to_blocks
+from bot.chat.slack.call_metrics import CallCounter, counters_of
 from bot.chat.slack.channel_names import MAX_LENGTH, alternative_name, build_channel_name
 from bot.chat.slack.files import SlackFiles
 from bot.chat.slack.forms import to_modal
 from bot.chat.slack.markup import from_slack_text, message_time
 from bot.errors import ChannelNameTaken, DeliveryError
 from bot.inbound.forms import Form
+from bot.observability.metrics import ChatCallObserver
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +86,23 @@ CHANNEL_PAGES = 20  # a bot in more than 20,000 channels: the oldest are not inc
 NUMBERED_ALTERNATIVES = 5
 
 
-def build_web_client(*, token: str, base_url: str, timeout: int = 15) -> AsyncWebClient:
+def build_web_client(
+    *, token: str, base_url: str, timeout: int = 15, on_call: ChatCallObserver | None = None
+) -> AsyncWebClient:
     """The Web API client for calls that are safe to repeat (edits, pins, invitations,
     reads; Bolt's): our base URL, and retries for 429 / 5xx / dropped connections.
+    `on_call` hears of every attempt (its method and outcome), retried ones included.
 
     Its `session` is None until the app's lifespan shares one (`share_session`): until
     then slack_sdk opens an aiohttp session per call, as it does by default."""
+    base_url = base_url if base_url.endswith("/") else base_url + "/"
+    counted = [CallCounter(on_call, base_url=base_url)] if on_call is not None else []
     return AsyncWebClient(
         token=token,
-        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        base_url=base_url,
         timeout=timeout,
         retry_handlers=[
+            *counted,
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             AsyncServerErrorRetryHandler(max_retry_count=1),
@@ -113,6 +121,7 @@ def single_shot_client(client: AsyncWebClient) -> AsyncWebClient:
         timeout=client.timeout,
         session=client.session,
         retry_handlers=[
+            *counters_of(client.retry_handlers),
             AsyncConnectionErrorRetryHandler(
                 max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
             ),
@@ -431,6 +440,21 @@ class SlackChat:
             return None  # the entry still names the author and the time
         value = link.get("permalink")
         return str(value) if value else None
+
+    async def user_by_email(self, *, email: str) -> str | None:
+        try:
+            data = await self._call(
+                "users.lookupByEmail", lambda: self._client.users_lookupByEmail(email=email)
+            )
+        except DeliveryError as error:
+            if error.code == "users_not_found":
+                return None  # no one in the workspace has it: not a failure
+            raise
+        user = data.get("user") or {}
+        # A deactivated account is no one who could be in an incident now.
+        if user.get("deleted") or not user.get("id"):
+            return None
+        return str(user["id"])
 
     async def read_message(self, *, channel_id: str, message_ref: str) -> ChatMessage | None:
         ts = message_ref

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import DeliveryError, OutcomeUnknown
+from bot.observability.metrics import ChatCallObserver, ChatOutcome
 
 EXCERPT_CHARS = 200  # of the service's own words in an error
 DETAIL_CHARS = 400  # of an error's whole detail: the call, its status and those words
@@ -55,6 +56,8 @@ class TeamsHttp:
         # may appear in an error, even one the service echoed back.
         self._sent_tokens: deque[str] = deque(maxlen=4)
         self._throttled = 0  # 429s in a row, for the backoff when no Retry-After comes
+        # Told of each call that names its `operation`: (operation, outcome).
+        self.on_call: ChatCallObserver | None = None
 
     async def call(
         self,
@@ -67,12 +70,14 @@ class TeamsHttp:
         posts: bool = False,
         not_found: str | None = None,
         accept: frozenset[int] = frozenset(),
+        operation: str | None = None,
     ) -> httpx.Response:
         """The answer when it is a success or one of `accept`; else a DeliveryError.
 
         `content`: a raw body and its media type (a file's bytes) instead of JSON.
         `posts`: the call creates something, so a lost answer or a server error leaves
-        unknown whether it did. `not_found`: the code a 404 becomes."""
+        unknown whether it did. `not_found`: the code a 404 becomes. `operation`: the
+        API's own name for the call, for `on_call`."""
         what = f"{method} {httpx.URL(url).path}"
         headers = {"Accept": "application/json"}
         if self._tokens is not None:
@@ -95,18 +100,26 @@ class TeamsHttp:
                 timeout=self._timeout,
             )
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            self._counted(operation, "error")
             detail = self.scrub(f"{what}: {error}")
             raise DeliveryError("teams_bad_service_url", retryable=False, detail=detail) from None
         except httpx.RequestError as error:
+            self._counted(operation, "error")
             raise self._unanswered(error, what, posts=posts) from None
         status = answer.status_code
+        ok = 200 <= status < 300 or status in accept
+        self._counted(operation, "ok" if ok else "rate_limited" if status == 429 else "error")
         if status == 429:
             self._throttled += 1
         elif status < 500:
             self._throttled = 0
-        if 200 <= status < 300 or status in accept:
+        if ok:
             return answer
         raise self.refusal(answer, what, posts=posts, not_found=not_found)
+
+    def _counted(self, operation: str | None, outcome: ChatOutcome) -> None:
+        if operation is not None and self.on_call is not None:
+            self.on_call(operation, outcome)
 
     def refusal(
         self, answer: httpx.Response, what: str, *, posts: bool, not_found: str | None = None
@@ -177,6 +190,10 @@ class BotConnector:
             {"id": bot_id if bot_id.startswith("28:") else "28:" + bot_id} if bot_id else None
         )
 
+    def count_calls(self, on_call: ChatCallObserver) -> None:
+        """Tell `on_call` of every call, by its Bot Connector operation name."""
+        self._rest.on_call = on_call
+
     async def create_conversation(
         self,
         *,
@@ -192,7 +209,12 @@ class BotConnector:
         body["activity"] = _message_activity(activity)
         url = _base(service_url) + "/v3/conversations"
         answer = await self._rest.call(
-            "POST", url, body=body, posts=True, not_found="teams_conversation_not_found"
+            "POST",
+            url,
+            body=body,
+            posts=True,
+            not_found="teams_conversation_not_found",
+            operation="createConversation",
         )
         data = _json(answer)
         conversation_id, activity_id = data.get("id"), data.get("activityId")
@@ -219,7 +241,11 @@ class BotConnector:
         self._address(body, tenant_id)
         url = _base(service_url) + "/v3/conversations"
         answer = await self._rest.call(
-            "POST", url, body=body, not_found="teams_conversation_not_found"
+            "POST",
+            url,
+            body=body,
+            not_found="teams_conversation_not_found",
+            operation="createConversation",
         )
         conversation_id = _json(answer).get("id")
         if not (isinstance(conversation_id, str) and conversation_id):
@@ -245,6 +271,7 @@ class BotConnector:
             body=_message_activity(activity),
             posts=True,
             not_found="teams_conversation_not_found",
+            operation="sendToConversation" if reply_to is None else "replyToActivity",
         )
         activity_id = _json(answer).get("id")
         if not (isinstance(activity_id, str) and activity_id):
@@ -262,12 +289,18 @@ class BotConnector:
         """Replace a post with `activity` (the whole of it: text, attachments, entities)."""
         url = _activities(service_url, conversation_id) + "/" + quote(activity_id, safe="")
         body = {**activity, "type": "message", "id": activity_id}
-        await self._rest.call("PUT", url, body=body, not_found="teams_conversation_not_found")
+        await self._rest.call(
+            "PUT",
+            url,
+            body=body,
+            not_found="teams_conversation_not_found",
+            operation="updateActivity",
+        )
 
     async def delete(self, *, service_url: str, conversation_id: str, activity_id: str) -> None:
         """Remove a post; one already gone is fine."""
         url = _activities(service_url, conversation_id) + "/" + quote(activity_id, safe="")
-        await self._rest.call("DELETE", url, accept=frozenset({404}))
+        await self._rest.call("DELETE", url, accept=frozenset({404}), operation="deleteActivity")
 
     def _address(self, body: dict[str, Any], tenant_id: str | None) -> None:
         if self._bot is not None:

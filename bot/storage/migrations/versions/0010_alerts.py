@@ -76,6 +76,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Deliveries owed to no incident (alerts' triage cards) cannot stay once every delivery
+    # must name one again; the alert groups they were about are dropped below anyway.
+    op.execute("DELETE FROM delivery WHERE incident_id IS NULL")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.alter_column("incident_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("incident", schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Watching warroom itself: its metrics and its logs."""
