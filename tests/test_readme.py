@@ -9,7 +9,7 @@ from bot.policy.schema import load_policy
 from tests.conftest import PROJECT_ROOT
 
 # Every YAML block is a policy, but those that say they are another tool's configuration.
-OTHER_TOOLS = ("# alertmanager.yml",)
+OTHER_TOOLS = ("# alertmanager.yml", "# prometheus.yml")
 EXAMPLES = [
     block
     for block in re.findall(r"```yaml\n(.*?)```", (PROJECT_ROOT / "README.md").read_text(), re.S)
