@@ -124,7 +124,7 @@ def compute_stats(
         col(Incident.started_at) <= now,
         visible,
     )
-    milestones = _milestones(session, in_window)
+    milestones = incident_milestones(session, in_window)
     mtta = [
         (m.acknowledged - m.start).total_seconds() for m in milestones if m.acknowledged is not None
     ]
@@ -158,7 +158,9 @@ def _by_severity(
     return ordered | dict(sorted(counted.items()))
 
 
-def _milestones(session: Session, in_window: tuple[ColumnElement[bool], ...]) -> list[_Milestones]:
+def incident_milestones(
+    session: Session, in_window: tuple[ColumnElement[bool], ...]
+) -> list[_Milestones]:
     """One aggregate over the window's timeline, per incident and kind: the first entry,
     but the last resolution (the one that stands after a reopening)."""
     at = col(TimelineEntry.at)

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from bot.clock import ensure_utc
 from bot.policy.schema import Policy
-from bot.postmortem.stats import SETTLED, Spread, Stats, _milestones, compute_stats
+from bot.postmortem.stats import SETTLED, Spread, Stats, compute_stats, incident_milestones
 from bot.storage.models import Incident
 from bot.web.viewers import Viewer, visible
 
@@ -64,7 +64,7 @@ def _severity_times(
     session: Session, in_window: tuple[ColumnElement[bool], ...], severity: str, count: int
 ) -> SeverityTimes:
     # The same milestones, measured the same way, as the overall figures.
-    milestones = _milestones(session, (*in_window, col(Incident.severity) == severity))
+    milestones = incident_milestones(session, (*in_window, col(Incident.severity) == severity))
     mtta = [(m.acknowledged - m.start).total_seconds() for m in milestones if m.acknowledged]
     mttr = [
         (m.resolved - m.start).total_seconds()
