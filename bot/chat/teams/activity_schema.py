@@ -8,10 +8,12 @@ accepted and ignored, as Teams expects of a bot.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from microsoft_teams.api import ActivityTypeAdapter
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from bot.errors import ConfigurationError
 
 # Pydantic's codes for a discriminator it has no model for, or none at all.
 _UNKNOWN_TYPE = frozenset({"union_tag_invalid", "union_tag_not_found"})
@@ -21,7 +23,7 @@ _SHOWN_ERRORS = 3
 def activity_problem(activity: dict[str, Any]) -> str | None:
     """What makes the activity malformed (None: nothing, or a type warroom ignores)."""
     try:
-        ActivityTypeAdapter.validate_python(activity)
+        _activities().validate_python(activity)
     except ValidationError as error:
         errors = error.errors(include_url=False, include_input=False)
         if any(e["type"] in _UNKNOWN_TYPE for e in errors):
@@ -29,6 +31,26 @@ def activity_problem(activity: dict[str, Any]) -> str | None:
         tags = {activity.get("type"), activity.get("name")}
         return "; ".join(_described(e, tags) for e in errors[:_SHOWN_ERRORS])
     return None
+
+
+@functools.cache
+def _activities() -> TypeAdapter[Any]:
+    """The SDK's models, imported on first use: the SDK is the `teams` extra's, and a
+    Slack-only install never loads it (bot.chat.teams.wiring refuses Teams without it)."""
+    from microsoft_teams.api import ActivityTypeAdapter
+
+    adapter: TypeAdapter[Any] = ActivityTypeAdapter
+    return adapter
+
+
+def require_sdk() -> None:
+    """Refuse Teams at start, in words, when the `teams` extra is not installed."""
+    try:
+        _activities()
+    except ModuleNotFoundError as error:
+        raise ConfigurationError(
+            "Microsoft Teams needs the Teams SDK: pip install 'warroom[teams]'"
+        ) from error
 
 
 def _described(error: Any, tags: set[Any]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.chat.teams.activity_schema import require_sdk
 from bot.chat.teams.adapter import TeamsChat
 from bot.chat.teams.auth import InboundTokens, OutboundTokens, default_token_url
 from bot.chat.teams.book import ConversationBook
@@ -37,6 +38,7 @@ def teams_parts(
     problem = settings.teams_problem()
     if problem is not None:
         raise ConfigurationError(problem)
+    require_sdk()
     book = ConversationBook(db=db, clock=clock)
     app_id = settings.teams_app_id
     if app_id is None:
