@@ -29,7 +29,7 @@ from bot.chat.unconfigured import UnconfiguredChat
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.effects import ChatEffects
-from bot.delivery.outbox import DeliveryKind, DeliveryWorker, failed_count, pending_count
+from bot.delivery.outbox import DeliveryKind, DeliveryWorker
 from bot.delivery.pacing import ChannelPacer
 from bot.delivery.paging import Pager
 from bot.diagnostics.effects import DiagnosticsEffects
@@ -48,6 +48,7 @@ from bot.observability.metrics_route import add_metrics_route
 from bot.policy.schema import Policy, load_policy
 from bot.postmortem.effects import PostmortemEffects
 from bot.postmortem.wiring import wire_postmortems
+from bot.probes import add_probe_routes
 from bot.status.components import IncidentComponents
 from bot.status.routes import add_status_routes
 from bot.storage.database import Database
@@ -398,30 +399,7 @@ def create_app(settings: Settings | None = None, *, warroom: Warroom | None = No
 
     add_web_routes(api, warroom)  # /web: incidents and statistics in a browser
 
-    @api.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @api.get("/readyz")
-    async def readyz() -> Response:
-        body: dict[str, Any] = {
-            "slack": "configured" if warroom.settings.slack_configured else "not configured",
-            "teams": "configured" if warroom.teams_door is not None else "not configured",
-        }
-        # A template override edited while serving is compiled again here, not first on
-        # a card: the probe names it.
-        broken = warroom.renderer.problem()
-        body["templates"] = f"error: {broken}" if broken else "ok"
-        try:
-            await warroom.db.ping()
-            body["pending_deliveries"] = await pending_count(warroom.db)
-            body["failed_deliveries"] = await failed_count(warroom.db)
-            body["follow_ups"] = warroom.follow_ups.running
-        except Exception as exc:
-            body.update(status="unavailable", database=f"error: {type(exc).__name__}")
-            return JSONResponse(body, status_code=503)
-        body.update(status="unavailable" if broken else "ready", database="ok")
-        return JSONResponse(body, status_code=503 if broken else 200)
+    add_probe_routes(api, warroom)
 
     return api
 
