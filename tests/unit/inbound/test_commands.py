@@ -78,6 +78,7 @@ def test_help_is_generated_from_the_table_and_lists_severities() -> None:
     for sub in SUBCOMMANDS:
         assert escape_markdown(sub.usage) in text
     assert "SEV1 (Complete outage)" in text and "SEV4 (Minimal impact)" in text
+    assert "SEV4 (Minimal impact)\nRoles: " in text  # a line of their own
     assert usage(default_policy(), Renderer(), subcommand="declare").startswith(
         "Usage: `/incident declare \\[--private\\] \\<severity\\> \\<title\\>`"
     )
