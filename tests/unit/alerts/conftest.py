@@ -9,7 +9,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from bot.alerts.ingest import AlertIntake, Receipt
+from bot.alerts.grouping import Receipt
+from bot.alerts.ingest import AlertIntake
 from bot.alerts.model import AlertBatch, AlertIn, AlertSource, AlertStatus, Link
 from bot.app import Warroom, build
 from bot.chat.fake import FakeChat
