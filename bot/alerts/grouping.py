@@ -20,9 +20,10 @@ from bot.alerts.state import AlertChange, ChangeKind, changes
 from bot.delivery.outbox import DeliveryKind, enqueue
 from bot.incidents.access import refreshes_waiting
 from bot.incidents.declare import Declaration, IncidentService
-from bot.incidents.lifecycle import IncidentLifecycle, reopening, resolving
+from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import Status, incident_key
 from bot.incidents.timeline import record_entries
+from bot.incidents.transitions import reopening, resolving
 from bot.policy.alerts import AlertRoute
 from bot.policy.schema import Policy
 from bot.status.components import name_route_components_in

@@ -61,8 +61,9 @@ from bot.incidents.cards import (
     RESOLVE_ACTION,
 )
 from bot.incidents.declare import Declaration, IncidentService
-from bot.incidents.lifecycle import IncidentLifecycle, ensure_open_for_updates
+from bot.incidents.lifecycle import IncidentLifecycle
 from bot.incidents.status import incident_key
+from bot.incidents.transitions import ensure_open_for_updates
 from bot.incidents.views import IncidentViews
 from bot.policy.schema import Policy
 from bot.postmortem.actions import ActionItems

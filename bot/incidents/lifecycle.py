@@ -24,13 +24,18 @@ from bot.incidents.access import (
     card_refresh_waiting,
     find_incident,
     locked,
-    move,
     write_entry,
 )
 from bot.incidents.escalation import Reacher, follow_up_pages, next_escalation_due
 from bot.incidents.members import add_member, holder_of
 from bot.incidents.permissions import check_access
 from bot.incidents.status import Status, incident_key
+from bot.incidents.transitions import (
+    change_status,
+    ensure_open_for_updates,
+    reopening,
+    resolving,
+)
 from bot.observability.metrics import Metrics
 from bot.policy.schema import Action, Policy
 from bot.postmortem.followup import schedule_followup
@@ -158,7 +163,7 @@ class IncidentLifecycle:
             return await self.resolve(ref, actor=actor, resolution=note)
 
         def change(session: Session, incident: Incident, now: datetime) -> str:
-            old = _change_status(session, incident, status, now=now, actor=actor, note=note)
+            old = change_status(session, incident, status, now=now, actor=actor, note=note)
             if old is Status.RESOLVED:  # back to work: the resolution no longer stands
                 incident.resolved_at, incident.resolution = None, ""
                 self._reset_cadence(incident, now)
@@ -232,7 +237,7 @@ class IncidentLifecycle:
             key = incident_key(incident.number)
             ensure_open_for_updates(incident)
             if status is not None and status is not incident.status:
-                _change_status(session, incident, status, now=now, actor=actor)
+                change_status(session, incident, status, now=now, actor=actor)
             if impact is not None and impact.strip():
                 incident.impact = single_line(impact)
             cadence = next_in or self._policy.severity(incident.severity).update_every
@@ -356,66 +361,3 @@ class IncidentLifecycle:
     def _reset_cadence(self, incident: Incident, now: datetime) -> None:
         cadence = self._policy.severity(incident.severity).update_every
         set_next_update(incident, now + cadence if cadence else None)
-
-
-def resolving(*, actor: str, resolution: str = "") -> Change:
-    """The resolution: the all-clear owed, the pager told, no more reminders."""
-    resolution = single_line(resolution)
-
-    def change(session: Session, incident: Incident, now: datetime) -> str:
-        incident.status = move(incident, Status.RESOLVED)
-        incident.resolved_at, incident.resolution = now, resolution
-        follow_up_pages(session, incident, "resolve", now)
-        set_next_update(incident, None)
-        write_entry(session, incident, TimelineKind.RESOLVED, now, actor, text=resolution)
-        assert incident.id is not None
-        enqueue(session, incident_id=incident.id, owed=[(DeliveryKind.POST_ALL_CLEAR, {})], now=now)
-        took = format_elapsed(now - incident.started_at)
-        return f"{incident_key(incident.number)} resolved after {took}"
-
-    return change
-
-
-def reopening(*, actor: str, policy: Policy, reason: str = "") -> Change:
-    """Back to Investigating, with the update cadence started again."""
-
-    def change(session: Session, incident: Incident, now: datetime) -> str:
-        incident.status = move(incident, Status.INVESTIGATING)
-        incident.resolved_at, incident.resolution = None, ""
-        cadence = policy.severity(incident.severity).update_every
-        set_next_update(incident, now + cadence if cadence else None)
-        write_entry(session, incident, TimelineKind.REOPENED, now, actor, text=reason)
-        return f"{incident_key(incident.number)} reopened: back to Investigating"
-
-    return change
-
-
-def ensure_open_for_updates(incident: Incident) -> None:
-    """Updates are for open incidents: a resolved one is reopened first."""
-    if not incident.status.is_open:
-        key, status = incident_key(incident.number), incident.status.label
-        raise UserError(f"{key} is {status}: reopen it to post updates")
-
-
-def _change_status(
-    session: Session,
-    incident: Incident,
-    status: Status,
-    *,
-    now: datetime,
-    actor: str,
-    note: str = "",
-) -> Status:
-    """Move through the transition table and log it; returns the status left behind."""
-    old = incident.status
-    incident.status = move(incident, status)
-    write_entry(
-        session,
-        incident,
-        TimelineKind.STATUS_CHANGED,
-        now,
-        actor,
-        text=note,
-        data={"old": old.label, "new": status.label},
-    )
-    return old

@@ -24,8 +24,8 @@ from bot.diagnostics.results import CheckOutcome, CheckResult, Tally
 from bot.errors import UserError
 from bot.incidents.access import IncidentRef, locked
 from bot.incidents.declare import Declaration
-from bot.incidents.lifecycle import resolving
 from bot.incidents.status import Status
+from bot.incidents.transitions import resolving
 from bot.observability.metrics import diagnostics_result
 from bot.observability.metrics_route import scrape
 from bot.policy.schema import Policy, default_policy
