@@ -36,7 +36,12 @@ class _Job:
     future: asyncio.Future[Any]
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+        try:
+            self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+        except RuntimeError:
+            # The loop has closed (its process is stopping, or a test ended) while the
+            # work ran: nobody is left waiting for the answer. Its commit, if any, stands.
+            log.debug("a transaction ended after its event loop closed")
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from bot.storage.transactions import TransactionRunner
+from bot.storage.transactions import TransactionRunner, _Job
 
 
 @pytest.fixture
@@ -96,3 +96,12 @@ async def test_errors_reach_the_caller_and_roll_back(engine: Engine) -> None:
         await runner.run(half_then_fail, urgent=True)
     assert names(engine) == set()
     runner.stop()
+
+
+def test_an_answer_after_the_loop_closed_is_dropped_quietly() -> None:
+    """A transaction that ends after its event loop closed (a process stopping) leaves
+    no one to tell: the database thread must not die of it."""
+    loop = asyncio.new_event_loop()
+    future: asyncio.Future[object] = loop.create_future()
+    loop.close()
+    _Job(work=lambda session: None, loop=loop, future=future).settle(result=1)
