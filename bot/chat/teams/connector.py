@@ -216,7 +216,7 @@ class BotConnector:
             not_found="teams_conversation_not_found",
             operation="createConversation",
         )
-        data = _json(answer)
+        data = json_object(answer)
         conversation_id, activity_id = data.get("id"), data.get("activityId")
         if (
             isinstance(conversation_id, str)
@@ -247,7 +247,7 @@ class BotConnector:
             not_found="teams_conversation_not_found",
             operation="createConversation",
         )
-        conversation_id = _json(answer).get("id")
+        conversation_id = json_object(answer).get("id")
         if not (isinstance(conversation_id, str) and conversation_id):
             raise self._rest.unreadable(answer, "POST /v3/conversations", posts=False)
         return conversation_id
@@ -273,7 +273,7 @@ class BotConnector:
             not_found="teams_conversation_not_found",
             operation="sendToConversation" if reply_to is None else "replyToActivity",
         )
-        activity_id = _json(answer).get("id")
+        activity_id = json_object(answer).get("id")
         if not (isinstance(activity_id, str) and activity_id):
             raise self._rest.unreadable(answer, f"POST {httpx.URL(url).path}", posts=True)
         return activity_id
@@ -323,7 +323,8 @@ def _message_activity(activity: dict[str, Any]) -> dict[str, Any]:
     return {"type": "message", **activity}
 
 
-def _json(answer: httpx.Response) -> dict[str, Any]:
+def json_object(answer: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; {} for anything else (no body, not JSON, a list)."""
     try:
         data = answer.json()
     except ValueError:
@@ -334,7 +335,7 @@ def _json(answer: httpx.Response) -> dict[str, Any]:
 def _message(answer: httpx.Response) -> str:
     """The service's own words for a refusal: `{"error": {"code", "message"}}` (the Bot
     Connector's and Graph's shape), or `{"message"}` (the Bot Connector's 401)."""
-    data = _json(answer)
+    data = json_object(answer)
     error = data.get("error")
     if isinstance(error, dict):
         words = [str(error[key]) for key in ("code", "message") if error.get(key)]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.chat.teams.connector import TeamsHttp, TokenSource
+from bot.chat.teams.connector import TeamsHttp, TokenSource, json_object
 from bot.errors import ChannelNameTaken
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
@@ -81,7 +81,7 @@ class GraphChannels:
             raise ChannelNameTaken("teams_channel_name_taken", retryable=False, detail=detail)
         if answer.status_code == 400:
             raise self._rest.refusal(answer, what, posts=True)
-        channel_id = _data(answer).get("id")
+        channel_id = json_object(answer).get("id")
         if not (isinstance(channel_id, str) and channel_id):
             raise self._rest.unreadable(answer, what, posts=True)
         return channel_id
@@ -98,7 +98,7 @@ class GraphChannels:
             params={"$filter": f"displayName eq '{literal}'"},
             not_found="teams_team_not_found",
         )
-        found = _data(answer).get("value")
+        found = json_object(answer).get("value")
         if not isinstance(found, list):
             raise self._rest.unreadable(answer, f"GET {httpx.URL(url).path}", posts=False)
         for channel in found:
@@ -114,7 +114,7 @@ class GraphChannels:
         thousand; Graph lists them all without paging)."""
         url = self._channels(team_id)
         answer = await self._rest.call("GET", url, not_found="teams_team_not_found")
-        found = _data(answer).get("value")
+        found = json_object(answer).get("value")
         if not isinstance(found, list):
             raise self._rest.unreadable(answer, f"GET {httpx.URL(url).path}", posts=False)
         return [
@@ -138,16 +138,8 @@ class GraphChannels:
         }
 
 
-def _data(answer: httpx.Response) -> dict[str, Any]:
-    try:
-        data = answer.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _error_code(answer: httpx.Response) -> str | None:
-    error = _data(answer).get("error")
+    error = json_object(answer).get("error")
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, str) else None
 

@@ -9,12 +9,11 @@ was lost cannot leave two copies.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from bot.chat.teams.connector import TeamsHttp, TokenSource
+from bot.chat.teams.connector import TeamsHttp, TokenSource, json_object
 from bot.chat.teams.graph import GRAPH_URL
 from bot.errors import DeliveryError
 
@@ -58,7 +57,7 @@ class GraphFiles:
             f"/channels/{quote(channel_id, safe='')}/filesFolder"
         )
         answer = await self._rest.call("GET", url, not_found="teams_channel_files_not_found")
-        data = _data(answer)
+        data = json_object(answer)
         drive = (data.get("parentReference") or {}).get("driveId")
         item = data.get("id")
         if not (isinstance(drive, str) and drive and isinstance(item, str) and item):
@@ -100,18 +99,10 @@ class GraphFiles:
         )
 
     def _file(self, answer: httpx.Response, folder: Folder, what: str) -> UploadedFile:
-        data = _data(answer)
+        data = json_object(answer)
         item, name, web_url = data.get("id"), data.get("name"), data.get("webUrl")
         if not (isinstance(item, str) and item and isinstance(web_url, str)):
             raise self._rest.unreadable(answer, what, posts=False)
         return UploadedFile(
             ref=f"{folder.drive_id}{_REF_SEPARATOR}{item}", name=str(name or ""), web_url=web_url
         )
-
-
-def _data(answer: httpx.Response) -> dict[str, Any]:
-    try:
-        data = answer.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.chat.teams.connector import TeamsHttp, TokenSource
+from bot.chat.teams.connector import TeamsHttp, TokenSource, json_object
 from bot.chat.teams.graph import GRAPH_URL
 
 
@@ -33,7 +33,7 @@ class GraphUsers:
             "GET", url, params={"$select": "id"}, accept=frozenset({400, 404})
         )
         if answer.status_code == 200:
-            found = _data(answer).get("id")
+            found = json_object(answer).get("id")
             return found if isinstance(found, str) and found else None
         literal = email.replace("'", "''")
         listed = await self._rest.call(
@@ -41,16 +41,8 @@ class GraphUsers:
             f"{self._base_url}/users",
             params={"$filter": f"mail eq '{literal}'", "$select": "id"},
         )
-        users = _data(listed).get("value")
+        users = json_object(listed).get("value")
         if isinstance(users, list) and len(users) == 1 and isinstance(users[0], dict):
             found = users[0].get("id")
             return found if isinstance(found, str) and found else None
         return None
-
-
-def _data(answer: httpx.Response) -> dict[str, object]:
-    try:
-        data = answer.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
